@@ -1,0 +1,369 @@
+"""Train / validation / test splits that do not leak.
+
+Consecutive observations of one active region are near duplicates, and a
+region lives for days to weeks. A random split therefore puts the same region
+on both sides and inflates every score (SCIENCE.md, trap 1: SolarNet's same
+model scored TSS 0.446 on a chronological test and 0.790 on an interleaved
+one). flarekit's splits are grouped by region and by time, with a gap between
+parts (default one solar rotation, 27 days), and `check_leakage` fails loudly
+on any split that lets a region or a time window cross parts.
+
+Splits are computed on arrays of `timestamps` (Unix seconds UTC) and
+`regions` (NOAA AR / HARP ids, or "disk" for full-disk samples). The result
+assigns each sample a part name, or "" where it was dropped; every drop is
+counted by reason in `SplitResult.dropped`, never silent.
+
+Example:
+    >>> split = chronological_split(timestamps, regions, gap_days=27)
+    >>> train_mask = split.assignment == "train"
+    >>> split.dropped
+    {'gap': 412, 'region_crosses_parts': 37}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+
+DAY = 86400.0
+DEFAULT_GAP_DAYS = 27.0
+DEFAULT_NAMES = ("train", "validation", "test")
+# Samples of this region id are whole-disk views: they share no region, only time.
+DISK_REGION = "disk"
+
+
+class LeakageError(ValueError):
+    """A region or a time window appears in more than one part of a split."""
+
+
+class EvaluationSetError(ValueError):
+    """An operation that must never touch an evaluation set was asked to."""
+
+
+@dataclasses.dataclass
+class SplitResult:
+    """Which part each sample belongs to, and how the split was made.
+
+    Attributes:
+        assignment: array of part names per sample; "" for dropped samples.
+        names: the part names in chronological order.
+        boundaries: part name -> (first, last) Unix time of its window.
+        dropped: reason -> number of samples dropped.
+        method: "chronological", "by_region" or "random".
+        gap_days: the gap left between consecutive parts.
+        allow_leakage: True only for a random split the user asked for.
+    """
+
+    assignment: np.ndarray
+    names: tuple
+    boundaries: dict
+    dropped: dict
+    method: str
+    gap_days: float
+    allow_leakage: bool = False
+
+    def counts(self) -> dict:
+        """Samples per part."""
+        return {name: int(np.sum(self.assignment == name)) for name in self.names}
+
+    def mask(self, name: str) -> np.ndarray:
+        """Boolean mask of the samples of one part."""
+        if name not in self.names:
+            raise ValueError(f"Unknown split part {name!r}; parts are {self.names}.")
+        return self.assignment == name
+
+    def to_metadata(self) -> dict:
+        """A JSON-serialisable description, for dataset metadata and reports."""
+        return {
+            "method": self.method,
+            "names": list(self.names),
+            "gap_days": float(self.gap_days),
+            "boundaries": {
+                name: [int(start), int(end)]
+                for name, (start, end) in self.boundaries.items()
+            },
+            "counts": self.counts(),
+            "dropped": {key: int(value) for key, value in self.dropped.items()},
+            "allow_leakage": bool(self.allow_leakage),
+        }
+
+
+def _as_arrays(timestamps, regions):
+    timestamps = np.asarray(timestamps, dtype=np.float64)
+    regions = np.asarray(regions).astype(str)
+    if timestamps.ndim != 1 or regions.shape != timestamps.shape:
+        raise ValueError(
+            "timestamps and regions must be 1-D and of equal length, got shapes "
+            f"{timestamps.shape} and {regions.shape}."
+        )
+    if timestamps.size == 0:
+        raise ValueError("Cannot split an empty dataset: no timestamps were given.")
+    if not np.all(np.isfinite(timestamps)):
+        bad = int(np.sum(~np.isfinite(timestamps)))
+        raise ValueError(f"{bad} timestamps are NaN or infinite; fix or drop them first.")
+    return timestamps, regions
+
+
+def _check_fractions(fractions, names):
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if len(fractions) != len(names):
+        raise ValueError(
+            f"Got {len(fractions)} fractions {tuple(fractions)} for {len(names)} parts "
+            f"{tuple(names)}."
+        )
+    if np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1.0):
+        raise ValueError(
+            f"Split fractions must be positive and sum to 1, got {tuple(fractions)}."
+        )
+    return fractions
+
+
+def chronological_split(
+    timestamps,
+    regions,
+    fractions=(0.7, 0.15, 0.15),
+    gap_days: float = DEFAULT_GAP_DAYS,
+    names=DEFAULT_NAMES,
+) -> SplitResult:
+    """Split by time into consecutive parts with a gap between them.
+
+    The time span is divided so that each part's window has its fraction of
+    the time left after the gaps. Samples inside a gap are dropped. Each
+    region then belongs to the part in which it was first seen; its samples
+    that fall into a later part are dropped ("region_crosses_parts"), so no
+    region is in two parts even if it lives longer than the gap.
+
+    Args:
+        timestamps: Unix seconds UTC, one per sample.
+        regions: region id per sample; "disk" samples are grouped by time only.
+        fractions: share of the usable time span of each part, oldest first.
+        gap_days: days left out between consecutive parts.
+        names: part names, oldest first.
+
+    Returns:
+        A `SplitResult`; `check_leakage` passes on it by construction.
+
+    Raises:
+        ValueError: mismatched inputs, bad fractions, or gaps longer than the data.
+    """
+    timestamps, regions = _as_arrays(timestamps, regions)
+    names = tuple(names)
+    fractions = _check_fractions(fractions, names)
+    if gap_days < 0:
+        raise ValueError(f"gap_days must be >= 0, got {gap_days}.")
+    start, end = float(timestamps.min()), float(timestamps.max())
+    gap = gap_days * DAY
+    usable = (end - start) - gap * (len(names) - 1)
+    if usable <= 0:
+        raise ValueError(
+            f"The data span {(end - start) / DAY:.1f} days, too short for "
+            f"{len(names) - 1} gaps of {gap_days} days."
+        )
+    assignment = np.full(timestamps.shape, "", dtype=object)
+    boundaries = {}
+    cursor = start
+    for index, (name, fraction) in enumerate(zip(names, fractions)):
+        window_end = end + 1 if index == len(names) - 1 else cursor + fraction * usable
+        inside = (timestamps >= cursor) & (timestamps < window_end)
+        assignment[inside] = name
+        boundaries[name] = (cursor, min(window_end, end))
+        cursor = window_end + gap
+    dropped = {"gap": int(np.sum(assignment == ""))}
+    dropped["region_crosses_parts"] = _drop_regions_crossing_parts(
+        timestamps, regions, assignment, names
+    )
+    return SplitResult(
+        assignment=assignment.astype(str),
+        names=names,
+        boundaries=boundaries,
+        dropped=dropped,
+        method="chronological",
+        gap_days=float(gap_days),
+    )
+
+
+def _drop_regions_crossing_parts(timestamps, regions, assignment, names) -> int:
+    """Keep each region in the part where it was first seen; count the rest."""
+    rank = {name: order for order, name in enumerate(names)}
+    dropped = 0
+    kept = assignment != ""
+    for region in np.unique(regions[kept]):
+        if region == DISK_REGION:
+            continue
+        members = np.flatnonzero((regions == region) & kept)
+        first = members[np.argmin(timestamps[members])]
+        home = assignment[first]
+        away = members[[rank[assignment[m]] != rank[home] for m in members]]
+        assignment[away] = ""
+        dropped += len(away)
+    return dropped
+
+
+def region_split(
+    regions,
+    fractions=(0.7, 0.15, 0.15),
+    seed: int = 0,
+    names=DEFAULT_NAMES,
+    timestamps=None,
+) -> SplitResult:
+    """Split by region: every sample of a region goes to the same part.
+
+    Regions are shuffled with `seed` and dealt to parts until each holds its
+    fraction of the samples. Parts overlap in time, so this split is for
+    region-level samples (patches, sequences); full-disk samples need
+    `chronological_split`.
+
+    Raises:
+        ValueError: full-disk samples (their only group is time), bad fractions.
+    """
+    timestamps = np.zeros(len(regions)) if timestamps is None else timestamps
+    timestamps, regions = _as_arrays(timestamps, regions)
+    names = tuple(names)
+    fractions = _check_fractions(fractions, names)
+    if np.any(regions == DISK_REGION):
+        raise ValueError(
+            "region_split cannot split full-disk samples (region 'disk'): they share "
+            "one region; use chronological_split."
+        )
+    unique, sizes = np.unique(regions, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    targets = np.cumsum(fractions) * len(regions)
+    assignment = np.empty(len(regions), dtype=object)
+    filled, part = 0, 0
+    for index in order:
+        while part < len(names) - 1 and filled >= targets[part]:
+            part += 1
+        assignment[regions == unique[index]] = names[part]
+        filled += sizes[index]
+    boundaries = {
+        name: (
+            float(timestamps[assignment == name].min(initial=np.inf)),
+            float(timestamps[assignment == name].max(initial=-np.inf)),
+        )
+        for name in names
+    }
+    return SplitResult(
+        assignment=assignment.astype(str),
+        names=names,
+        boundaries=boundaries,
+        dropped={},
+        method="by_region",
+        gap_days=0.0,
+    )
+
+
+def random_split(
+    timestamps,
+    regions,
+    fractions=(0.7, 0.15, 0.15),
+    seed: int = 0,
+    names=DEFAULT_NAMES,
+    allow_leakage: bool = False,
+) -> SplitResult:
+    """Split samples at random. Leaks; exists to measure how much.
+
+    Raises:
+        LeakageError: unless `allow_leakage=True`. The result carries the flag,
+            and reports stamp it next to every score.
+    """
+    if not allow_leakage:
+        raise LeakageError(
+            "A random split puts near-duplicate frames of one region on both sides "
+            "and inflates scores (SCIENCE.md trap 1). Use chronological_split or "
+            "region_split, or pass allow_leakage=True to measure the inflation."
+        )
+    timestamps, regions = _as_arrays(timestamps, regions)
+    names = tuple(names)
+    fractions = _check_fractions(fractions, names)
+    edges = np.cumsum(fractions)[:-1] * len(timestamps)
+    order = np.random.default_rng(seed).permutation(len(timestamps))
+    assignment = np.empty(len(timestamps), dtype=object)
+    for name, part in zip(names, np.split(order, edges.astype(int))):
+        assignment[part] = name
+    return SplitResult(
+        assignment=assignment.astype(str),
+        names=names,
+        boundaries={name: (np.nan, np.nan) for name in names},
+        dropped={},
+        method="random",
+        gap_days=0.0,
+        allow_leakage=True,
+    )
+
+
+def check_leakage(timestamps, regions, assignment, gap_days=None, names=None):
+    """Fail loudly if a region or a time window crosses parts of a split.
+
+    Args:
+        timestamps: Unix seconds per sample.
+        regions: region id per sample ("disk" is exempt from the region check).
+        assignment: part name per sample ("" = not used).
+        gap_days: when given, consecutive parts (in `names` order, or ordered
+            by their first sample) must be separated by at least this many
+            days: the last sample of one part and the first of the next.
+        names: the part names in chronological order.
+
+    Raises:
+        LeakageError: naming the region or the parts and times that overlap.
+    """
+    timestamps, regions = _as_arrays(timestamps, regions)
+    assignment = np.asarray(assignment).astype(str)
+    used = assignment != ""
+    parts = [name for name in (names or np.unique(assignment[used])) if name]
+    part_of = {}
+    for region, part in zip(regions[used], assignment[used]):
+        if region == DISK_REGION:
+            continue
+        if part_of.setdefault(region, part) != part:
+            raise LeakageError(
+                f"Region {region!r} appears in parts {part_of[region]!r} and "
+                f"{part!r}: its near-duplicate frames would leak between them."
+            )
+    if gap_days is None:
+        return
+    windows = []
+    for part in parts:
+        times = timestamps[assignment == part]
+        if times.size:
+            windows.append((times.min(), times.max(), part))
+    if names is None:
+        windows.sort()
+    for (_, end, first), (start, _, second) in zip(windows, windows[1:]):
+        gap = (start - end) / DAY
+        if gap < gap_days:
+            raise LeakageError(
+                f"Parts {first!r} and {second!r} are {gap:.2f} days apart "
+                f"(last {first} sample to first {second} sample), less than the "
+                f"required gap of {gap_days} days."
+            )
+
+
+def ensure_not_evaluation_split(split: str, operation: str) -> None:
+    """Refuse oversampling, class filtering or augmentation of an evaluation set.
+
+    Resampling or augmenting the test set inflates scores (SCIENCE.md trap 2).
+    Validation sets are refused too, because thresholds are chosen on them.
+
+    Raises:
+        EvaluationSetError: for "test" or "validation" (or any split whose name
+            starts with them, such as "test[:50%]").
+    """
+    base = str(split).split("[")[0].strip().lower()
+    if base in ("test", "validation", "valid", "val") or base.startswith("test"):
+        raise EvaluationSetError(
+            f"Refusing to apply {operation} to the {split!r} split: evaluation sets "
+            "are scored as observed, never oversampled, filtered or augmented "
+            "(SCIENCE.md trap 2)."
+        )
+
+
+def hash_samples(timestamps, regions) -> str:
+    """sha256 of the sorted (timestamp, region) pairs, to prove a test set unchanged."""
+    timestamps, regions = _as_arrays(timestamps, regions)
+    pairs = sorted(zip(timestamps.astype(np.int64).tolist(), regions.tolist()))
+    digest = hashlib.sha256()
+    for timestamp, region in pairs:
+        digest.update(f"{timestamp}:{region};".encode())
+    return digest.hexdigest()
