@@ -127,8 +127,8 @@ def flux_to_class_index(flux):
         int (for a scalar) or an int array: 0 quiet, 1 A, ..., 5 X.
     """
     values = np.asarray(flux, dtype=np.float64)
-    # A tiny tolerance keeps 1e-5 computed as 0.99999999e-5 in class M.
-    index = np.searchsorted(_CLASS_EDGES, values * (1 + 1e-9), side="right") - 1
+    # A relative tolerance keeps 1e-5 stored as float32 (9.99999975e-6) in class M.
+    index = np.searchsorted(_CLASS_EDGES, values * (1 + 1e-6), side="right") - 1
     index = np.clip(index, 0, len(GOES_CLASSES) - 1)
     if np.ndim(index) == 0:
         return int(index)

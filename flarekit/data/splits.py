@@ -81,13 +81,17 @@ class SplitResult:
             "names": list(self.names),
             "gap_days": float(self.gap_days),
             "boundaries": {
-                name: [int(start), int(end)]
+                name: [_as_int(start), _as_int(end)]
                 for name, (start, end) in self.boundaries.items()
             },
             "counts": self.counts(),
             "dropped": {key: int(value) for key, value in self.dropped.items()},
             "allow_leakage": bool(self.allow_leakage),
         }
+
+
+def _as_int(value):
+    return int(value) if np.isfinite(value) else None
 
 
 def _as_arrays(timestamps, regions):

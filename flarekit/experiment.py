@@ -1,0 +1,726 @@
+"""Experiments: config loading, seeding, strategy, run folders, fit and evaluate.
+
+An experiment is a folder with two files (DESIGN.md, "Experiments"):
+
+- `config.py`: flat lowercase constants, plus a `smoke` dict of overrides
+  that make a CPU run of under a minute;
+- `network.py`: `build_network(config) -> keras.Model`, and a `__main__`
+  that calls `flarekit.experiment.run(__file__)`.
+
+`run` loads the config (unknown keys and type changes are errors), makes the
+run folder `runs/<task>/<experiment>/<UTC time>/`, trains with Keras progress
+bars, checkpoints every epoch atomically, and on completion writes
+`predictions.csv`, `metrics.json`, `report.md` and figures. A run that was
+interrupted (killed, preempted) resumes from its last checkpoint the next time
+the same experiment is started with the same config.
+
+Command line of every `network.py`:
+
+    python network.py [--smoke] [--set key=value ...] [--fresh] [--output-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import datetime
+import importlib.util
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from flarekit.io import write_csv_atomic, write_json_atomic, write_text_atomic
+
+# Keys every experiment has, whatever its network; their defaults apply when a
+# config.py omits them. A config may add keys of its own for its network.
+COMMON_DEFAULTS = {
+    "trainer": "supervised",
+    "data_dir": "",
+    "channels": (),
+    "threshold": "M1.0",
+    "classes": ("quiet", "C", "M", "X"),
+    "oversample": 0.0,
+    "class_weight": "none",
+    "mixed_precision": False,
+    "strategy": "default",
+    "deterministic": True,
+    "seed": 0,
+    "normalization_samples": 2048,
+    "bootstrap_samples": 1000,
+    "output_dir": "runs",
+    "verbose": "auto",
+}
+REQUIRED_KEYS = ("dataset", "task", "batch_size", "epochs", "learning_rate")
+# Config key `trainer` -> "module:Class" of the Experiment subclass that runs it.
+# Each class takes (config, build_network, run_dir, name) and has run() -> run_dir.
+TRAINERS = {
+    "supervised": "flarekit.experiment:Experiment",
+}
+
+
+def trainer_class(name: str):
+    """The Experiment class registered for config key `trainer`.
+
+    Raises:
+        ConfigError: an unknown trainer, listing the known ones.
+    """
+    if name not in TRAINERS:
+        raise ConfigError(
+            f"Config key 'trainer' is {name!r}; known trainers: {sorted(TRAINERS)}."
+        )
+    module, _, attribute = TRAINERS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+CONFIG_FILE = "config.json"
+STATE_FILE = "state.json"
+
+
+class ConfigError(ValueError):
+    """A config key that does not exist, or a value of the wrong type."""
+
+
+class Config(dict):
+    """The resolved configuration of one experiment: a dict with attribute access."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"Config has no key {name!r}; keys are {sorted(self)}."
+            ) from None
+
+    def to_json(self) -> dict:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.items()}
+
+
+def _is_config_value(name: str, value) -> bool:
+    return (
+        not name.startswith("_")
+        and name == name.lower()
+        and name != "smoke"
+        and isinstance(value, (bool, int, float, str, tuple, list, type(None)))
+    )
+
+
+def _coerce(key: str, old, new, source: str):
+    """`new` converted to the type of `old`, or ConfigError."""
+    if old is None or new is None:
+        return new
+    if isinstance(old, bool) or isinstance(new, bool):
+        if isinstance(old, bool) and isinstance(new, bool):
+            return new
+    elif isinstance(old, float) and isinstance(new, int):
+        return float(new)
+    elif isinstance(old, (tuple, list)) and isinstance(new, (tuple, list)):
+        return tuple(new)
+    elif type(old) is type(new):
+        return new
+    raise ConfigError(
+        f"{source}: config key {key!r} is {type(old).__name__} ({old!r}); "
+        f"got {type(new).__name__} ({new!r})."
+    )
+
+
+def apply_overrides(config: dict, overrides: dict, source: str) -> dict:
+    """Apply overrides, rejecting unknown keys and type changes.
+
+    Raises:
+        ConfigError: naming the key, the source of the override, and the known keys.
+    """
+    result = dict(config)
+    for key, value in overrides.items():
+        if key not in result:
+            raise ConfigError(
+                f"{source}: unknown config key {key!r}. Known keys: {sorted(result)}."
+            )
+        result[key] = _coerce(key, result[key], value, source)
+    return result
+
+
+def parse_override(text: str) -> tuple:
+    """'epochs=3' -> ('epochs', 3); values are Python literals or plain strings."""
+    if "=" not in text:
+        raise ConfigError(f"Override {text!r} is not of the form key=value.")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def load_config(path, smoke: bool = False, overrides=None) -> Config:
+    """Load an experiment's `config.py`.
+
+    Args:
+        path: the config file (or the experiment folder holding it).
+        smoke: apply the file's `smoke` overrides (a CPU run of under a minute).
+        overrides: dict of further overrides (e.g. from `--set key=value`).
+
+    Returns:
+        A `Config`, with `COMMON_DEFAULTS` filled in and `smoke` recorded.
+
+    Raises:
+        ConfigError: a missing required key, an unknown key or a type change in
+            `smoke` or `overrides`.
+        FileNotFoundError: no config file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.py"
+    if not path.exists():
+        raise FileNotFoundError(f"No experiment config at {path}.")
+    namespace = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    values = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in namespace.items()
+        if _is_config_value(key, value)
+    }
+    missing = [key for key in REQUIRED_KEYS if key not in values]
+    if missing:
+        raise ConfigError(f"{path}: required config keys {missing} are missing.")
+    config = {**COMMON_DEFAULTS, **values}
+    for key, default in COMMON_DEFAULTS.items():
+        config[key] = _coerce(key, default, config[key], str(path))
+    smoke_overrides = namespace.get("smoke", {})
+    if not isinstance(smoke_overrides, dict):
+        raise ConfigError(f"{path}: 'smoke' must be a dict of overrides.")
+    if smoke:
+        config = apply_overrides(config, smoke_overrides, f"{path} (smoke)")
+    if overrides:
+        config = apply_overrides(config, dict(overrides), "override")
+    config["smoke"] = bool(smoke)
+    return Config(config)
+
+
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, numpy, TensorFlow and Keras; optionally make TF ops deterministic.
+
+    On a CPU, deterministic ops make the same seed give the same metrics on
+    the same machine (README, "Determinism"), at a small cost in speed.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_strategy(name: str):
+    """A tf.distribute strategy by config name.
+
+    "default": one device; "mirrored": all local devices (GPUs, or the CPU
+    devices configured as logical devices); "multi_worker": synchronous data
+    parallelism across the workers named in TF_CONFIG; "tpu": a TPU cluster.
+
+    Raises:
+        ConfigError: an unknown strategy name.
+    """
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ConfigError(
+        f"Config key 'strategy' is {name!r}; expected default, mirrored, multi_worker or tpu."
+    )
+
+
+def experiment_name(folder: Path) -> str:
+    """'xray_flux_forecast/starting_point' for network_models/xray_flux_forecast/starting_point."""
+    folder = Path(folder).resolve()
+    parts = folder.parts
+    if "network_models" in parts:
+        index = len(parts) - 1 - parts[::-1].index("network_models")
+        return "/".join(parts[index + 1 :])
+    return folder.name
+
+
+def runs_root(config: Config, folder: Path) -> Path:
+    """Where run folders go: `FLAREKIT_RUNS_DIR`, else `output_dir` relative to the
+    project (the folder above `network_models/`), else to the working directory."""
+    if os.environ.get("FLAREKIT_RUNS_DIR"):
+        return Path(os.environ["FLAREKIT_RUNS_DIR"])
+    output = Path(config.output_dir)
+    if output.is_absolute():
+        return output
+    parts = Path(folder).resolve().parts
+    if "network_models" in parts:
+        index = len(parts) - 1 - parts[::-1].index("network_models")
+        return Path(*parts[:index]) / output
+    return Path.cwd() / output
+
+
+def new_run_folder(root: Path, name: str) -> Path:
+    """A fresh `root/name/<UTC time>` folder (suffixed if two start in one second)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(root) / name
+    folder = base / stamp
+    suffix = 1
+    while folder.exists():
+        folder = base / f"{stamp}_{suffix}"
+        suffix += 1
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "figures").mkdir()
+    return folder
+
+
+def find_resumable_run(root: Path, name: str, config: Config) -> Path | None:
+    """The latest unfinished run of this experiment with the same config, if any."""
+    base = Path(root) / name
+    if not base.is_dir():
+        return None
+    for folder in sorted(base.iterdir(), reverse=True):
+        if not (folder / CONFIG_FILE).exists() or (folder / "metrics.json").exists():
+            continue
+        try:
+            saved = json.loads((folder / CONFIG_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if saved == config.to_json() and (folder / "checkpoints" / STATE_FILE).exists():
+            return folder
+    return None
+
+
+def _import_network(network_file: Path):
+    spec = importlib.util.spec_from_file_location(
+        f"flarekit_experiment_{abs(hash(str(network_file)))}", network_file
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "build_network"):
+        raise AttributeError(f"{network_file} defines no build_network(config).")
+    return module
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train, evaluate and report an experiment.")
+    parser.add_argument("--smoke", action="store_true", help="tiny CPU run (config's smoke overrides)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    parser.add_argument("--fresh", action="store_true", help="start a new run even if one can be resumed")
+    parser.add_argument("--output-dir", default=None, help="root folder of run folders")
+    return parser.parse_args(argv)
+
+
+def run(network_file, argv=None, **overrides) -> Path:
+    """Train, evaluate and report the experiment whose `network.py` is `network_file`.
+
+    Args:
+        network_file: path of the experiment's network.py (pass `__file__`).
+        argv: command-line arguments (default: sys.argv[1:]; [] in notebooks).
+        **overrides: config overrides (e.g. `smoke=True` is not a key: use argv).
+
+    Returns:
+        The run folder.
+    """
+    if argv is None:
+        argv = [] if "ipykernel" in sys.modules else sys.argv[1:]
+    args = parse_args(argv)
+    folder = Path(network_file).resolve().parent
+    cli_overrides = dict(parse_override(text) for text in args.set)
+    cli_overrides.update(overrides)
+    if args.output_dir:
+        cli_overrides["output_dir"] = args.output_dir
+    config = load_config(folder / "config.py", smoke=args.smoke, overrides=cli_overrides)
+    module = _import_network(Path(network_file).resolve())
+    trainer = trainer_class(config.trainer)
+    name = experiment_name(folder)
+    root = runs_root(config, folder)
+    run_dir = None if args.fresh else find_resumable_run(root, name, config)
+    if run_dir is not None:
+        print(f"flarekit: resuming unfinished run {run_dir} (use --fresh to start anew)")
+    else:
+        run_dir = new_run_folder(root, name)
+        write_json_atomic(run_dir / CONFIG_FILE, config.to_json())
+        print(f"flarekit: new run {run_dir}")
+    return trainer(config, module.build_network, run_dir, name=name).run()
+
+
+def run_experiment(folder, smoke: bool = False, fresh: bool = False, **overrides) -> Path:
+    """`run` for notebooks and scripts: an experiment folder and keyword overrides.
+
+    Example:
+        >>> run_dir = run_experiment(
+        ...     "network_models/xray_flux_forecast/starting_point", smoke=True, epochs=1)
+    """
+    argv = (["--smoke"] if smoke else []) + (["--fresh"] if fresh else [])
+    return run(Path(folder) / "network.py", argv, **overrides)
+
+
+def find_experiment(name: str) -> Path:
+    """The folder of experiment `name` ("xray_flux_forecast/starting_point") in
+    the project's network_models/, or `name` itself if it is a folder."""
+    from flarekit.data.pipeline import REPOSITORY_ROOT
+
+    for candidate in (Path(name), REPOSITORY_ROOT / "network_models" / name):
+        if (candidate / "network.py").exists():
+            return candidate.resolve()
+    raise FileNotFoundError(
+        f"No experiment {name!r}: expected network_models/{name}/network.py."
+    )
+
+
+class RunCheckpoint:
+    """Keras callback factory: atomic per-epoch checkpoints, best model, history.
+
+    After every epoch it writes, each atomically and in this order:
+    `checkpoints/last.keras` (weights and optimizer state), `checkpoints/best.keras`
+    when the monitored validation loss improved, `history.csv`, and last
+    `checkpoints/state.json` (epochs done, best value). A run killed at any
+    moment therefore resumes from the last completed epoch.
+    """
+
+    def __new__(cls, run_dir: Path, monitor: str = "val_loss", history=None, best=None):
+        import keras
+
+        class _RunCheckpoint(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.run_dir = Path(run_dir)
+                self.monitor = monitor
+                self.rows = list(history or [])
+                self.best = np.inf if best is None else best
+
+            def on_epoch_end(self, epoch, logs=None):
+                import pandas as pd
+
+                logs = {key: float(value) for key, value in (logs or {}).items()}
+                checkpoints = self.run_dir / "checkpoints"
+                _save_model_atomic(self.model, checkpoints / "last.keras")
+                value = logs.get(self.monitor, logs.get("loss", np.inf))
+                if value < self.best:
+                    self.best = value
+                    _save_model_atomic(self.model, checkpoints / "best.keras")
+                self.rows.append({"epoch": epoch + 1, **logs})
+                write_csv_atomic(self.run_dir / "history.csv", pd.DataFrame(self.rows))
+                write_json_atomic(
+                    checkpoints / STATE_FILE,
+                    {"epochs_done": epoch + 1, "best": self.best, "monitor": self.monitor,
+                     "history": self.rows},
+                )
+
+        return _RunCheckpoint()
+
+
+def _save_model_atomic(model, path: Path) -> None:
+    temporary = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+class Experiment:
+    """One run of a config and a network builder: data, fit, evaluate, report.
+
+    Args:
+        config: a `Config`.
+        build_network: `build_network(config) -> keras.Model` (uncompiled).
+        run_dir: the run folder (made by `new_run_folder`).
+        name: experiment name for reports.
+    """
+
+    def __init__(self, config: Config, build_network, run_dir: Path, name: str = ""):
+        self.config = config
+        self.build_network = build_network
+        self.run_dir = Path(run_dir)
+        self.name = name or self.run_dir.parent.name
+        self.timings = {}
+
+    # ---- data -------------------------------------------------------------
+    def prepare_data(self):
+        from flarekit.data import pipeline, tasks
+
+        config = self.config
+        started = time.perf_counter()
+        self.builder = pipeline.get_builder(config.dataset, config.data_dir or None)
+        self.timings["prepare_data_s"] = time.perf_counter() - started
+        self.metadata = dict(self.builder.info.metadata or {})
+        self.channel_names = pipeline.channel_names(self.builder)
+        self.task = tasks.from_config(config, self.channel_names)
+        splits = self.builder.info.splits
+        for split in ("train", "validation", "test"):
+            if split not in splits or splits[split].num_examples == 0:
+                raise ValueError(
+                    f"Dataset {config.dataset} has no (or an empty) {split!r} split; "
+                    f"its splits are { {k: v.num_examples for k, v in splits.items()} }."
+                )
+        common = dict(task=self.task, batch_size=config.batch_size, seed=config.seed)
+        self.train = pipeline.make_dataset(
+            self.builder,
+            "train",
+            shuffle=True,
+            oversample=config.oversample or None,
+            **common,
+        )
+        self.validation = pipeline.make_dataset(self.builder, "validation", **common)
+
+    def input_shape(self) -> tuple:
+        feature = self.builder.info.features[self.task.input_key]
+        shape = list(feature.shape)
+        if self.task.channel_indices:
+            shape[-1] = len(self.task.channel_indices)
+        return tuple(shape)
+
+    # ---- model ------------------------------------------------------------
+    def compile(self, model):
+        import keras
+
+        kind = self.task.kind
+        if kind == "binary":
+            loss, metrics = "binary_crossentropy", [keras.metrics.AUC(name="auc")]
+        elif kind == "multiclass":
+            loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+        else:
+            loss, metrics = "mean_squared_error", ["mean_absolute_error"]
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.config.learning_rate),
+            loss=loss,
+            metrics=metrics,
+        )
+        return model
+
+    def adapt_normalization(self, model) -> None:
+        """Fit every ChannelNormalization layer on training-split inputs only."""
+        import keras
+
+        from flarekit.data import pipeline
+        from flarekit.layers import ChannelNormalization
+
+        layers = [layer for layer in model._flatten_layers() if isinstance(layer, ChannelNormalization)]
+        if not layers:
+            return
+        samples = self.builder.info.splits["train"].num_examples
+        stride = max(1, samples // max(1, self.config.normalization_samples))
+        # A strided subset covers the whole training period, not just its start.
+        data = pipeline.make_dataset(
+            self.builder, f"train", task=self.task, batch_size=None, cache=False
+        ).shard(stride, 0).batch(256)
+        for layer in layers:
+            upstream = keras.Model(model.inputs, layer.input)
+            layer.adapt(upstream.predict_on_batch(x) for x, _ in data)
+
+    def class_weight(self):
+        if self.config.class_weight == "none":
+            return None
+        if self.config.class_weight != "balanced" or self.task.kind != "binary":
+            raise ValueError(
+                f"Config key 'class_weight' is {self.config.class_weight!r}; expected "
+                "'none', or 'balanced' for a binary task."
+            )
+        rate = self.train_base_rate()
+        return {0: 0.5 / (1 - rate), 1: 0.5 / rate}
+
+    def train_base_rate(self) -> float:
+        from flarekit.data import pipeline
+
+        if not hasattr(self, "_train_labels"):
+            flux = pipeline.read_columns(self.builder, "train", ["peak_flux"])["peak_flux"]
+            self._train_labels = self.task.labels_from_flux(flux.to_numpy())
+        if self.task.kind == "binary":
+            return float(np.mean(self._train_labels))
+        if self.task.kind == "multiclass":
+            return [float(np.mean(self._train_labels == k)) for k in range(self.task.num_outputs)]
+        return float(np.mean(self._train_labels))
+
+    # ---- run --------------------------------------------------------------
+    def run(self) -> Path:
+        import keras
+
+        config = self.config
+        set_seed(config.seed, config.deterministic)
+        if config.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        self.prepare_data()
+        strategy = make_strategy(config.strategy)
+        checkpoints = self.run_dir / "checkpoints"
+        state = {}
+        if (checkpoints / STATE_FILE).exists():
+            state = json.loads((checkpoints / STATE_FILE).read_text())
+        with strategy.scope():
+            if state:
+                model = keras.models.load_model(checkpoints / "last.keras")
+            else:
+                model = self.build_network(config)
+                self.adapt_normalization(model)
+                self.compile(model)
+        self._write_summary(model)
+        epochs_done = int(state.get("epochs_done", 0))
+        callbacks = [
+            RunCheckpoint(
+                self.run_dir,
+                history=state.get("history"),
+                best=state.get("best"),
+            ),
+            keras.callbacks.TensorBoard(
+                log_dir=str(self.run_dir / "tensorboard"),
+                histogram_freq=0,
+                write_graph=False,
+                update_freq="epoch",
+            ),
+        ]
+        started = time.perf_counter()
+        if epochs_done < config.epochs:
+            model.fit(
+                self.train,
+                validation_data=self.validation,
+                epochs=config.epochs,
+                initial_epoch=epochs_done,
+                callbacks=callbacks,
+                class_weight=self.class_weight(),
+                verbose=config.verbose,
+            )
+        train_seconds = time.perf_counter() - started
+        if epochs_done < config.epochs:
+            self.timings["train_s"] = train_seconds
+            self.timings["epochs_trained"] = config.epochs - epochs_done
+            samples = self.builder.info.splits["train"].num_examples
+            self.timings["train_images_per_s"] = samples * (config.epochs - epochs_done) / train_seconds
+        best_path = checkpoints / "best.keras"
+        if best_path.exists():
+            with strategy.scope():
+                model = keras.models.load_model(best_path)
+        self.evaluate_and_report(model)
+        return self.run_dir
+
+    def _write_summary(self, model) -> None:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            model.summary(line_length=100)
+        text = buffer.getvalue()
+        text += f"\nexperiment: {self.name}\ndataset: {self.config.dataset}\n"
+        text += f"channels: {list(self.channel_names)}\ntask: {self.task.describe()}\n"
+        write_text_atomic(self.run_dir / "summary.txt", text)
+
+    # ---- evaluation -------------------------------------------------------
+    def predictions(self, model, split: str):
+        """One row per sample of `split`: metadata, label and the model's output."""
+        import pandas as pd
+
+        from flarekit.data import goes, pipeline
+
+        features = self.builder.info.features
+        wanted = ["timestamp", "region", "peak_flux", "previous_peak_flux", "goes_class", "probability"]
+        keep = [key for key in wanted if key in features]
+        data = pipeline.make_dataset(
+            self.builder,
+            split,
+            task=self.task,
+            batch_size=self.config.batch_size * 4,
+            cache=False,
+            keep_features=keep,
+        )
+        outputs, columns = [], {key: [] for key in keep}
+        for inputs, _, meta in data:
+            outputs.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float64))
+            for key in keep:
+                columns[key].append(meta[key].numpy())
+        frame = {"split": split}
+        for key in keep:
+            if key == "probability":
+                continue
+            values = np.concatenate(columns[key]) if columns[key] else np.array([])
+            if values.dtype == object:
+                values = [v.decode() if isinstance(v, bytes) else v for v in values]
+            frame[key] = values
+        frame = pd.DataFrame(frame)
+        peak_flux = frame["peak_flux"].to_numpy()
+        if "previous_peak_flux" not in frame:
+            frame["previous_peak_flux"] = np.nan
+        if "goes_class" not in frame:
+            frame["goes_class"] = goes.flux_to_class_index(peak_flux)
+        frame["true_probability"] = self._true_probability(columns.get("probability"))
+        output = np.concatenate(outputs) if outputs else np.zeros((0, self.task.num_outputs))
+        labels = self.task.labels_from_flux(peak_flux)
+        if self.task.kind == "binary":
+            frame["label"] = labels
+            frame["probability"] = output[:, 0]
+        elif self.task.kind == "multiclass":
+            frame["label"] = labels
+            for index, name in enumerate(self.task.class_names):
+                frame[f"prob_{name}"] = output[:, index]
+        else:
+            frame["log_flux_true"] = labels
+            frame["log_flux_pred"] = output[:, 0]
+        return frame
+
+    def _true_probability(self, batches):
+        """The synthetic Sun's true probability for this task's threshold, else NaN."""
+        thresholds = list(self.metadata.get("probability_thresholds", ()))
+        if not batches or self.task.kind != "binary":
+            return np.nan
+        from flarekit.data import goes
+
+        fluxes = [goes.class_to_flux(t) for t in thresholds]
+        matches = [i for i, flux in enumerate(fluxes) if np.isclose(flux, self.task.threshold_flux)]
+        if not matches:
+            return np.nan
+        return np.concatenate(batches)[:, matches[0]]
+
+    def settings(self) -> dict:
+        """What makes this run's numbers comparable (SCIENCE.md), for the report."""
+        config, metadata = self.config, self.metadata
+        counts = {name: split.num_examples for name, split in self.builder.info.splits.items()}
+        split_info = metadata.get("split", metadata.get("splits", {}))
+        return {
+            "experiment": self.name,
+            "dataset": config.dataset,
+            "dataset_version": str(self.builder.info.version),
+            "task": self.task.kind,
+            "threshold": self.task.threshold,
+            "classes": list(self.task.class_names),
+            "horizon_hours": metadata.get("horizon_hours"),
+            "window_rule": metadata.get("window_rule", "largest flare peaking in (t, t + horizon]"),
+            "unit": metadata.get("unit", "full disk" if "full_disk" in config.dataset else "active-region patch"),
+            "flux_scale": metadata.get("flux_scale", "unstated"),
+            "split": split_info,
+            "split_counts": counts,
+            "gap_days": split_info.get("gap_days") if isinstance(split_info, dict) else None,
+            "allow_leakage": bool(split_info.get("allow_leakage", False)) if isinstance(split_info, dict) else False,
+            "channels": list(config.channels) or list(self.channel_names),
+            "seed": config.seed,
+            "aggregation": f"single run, seed {config.seed}",
+            "bootstrap_samples": config.bootstrap_samples,
+            "smoke": config.smoke,
+            "timings": self.timings,
+        }
+
+    def evaluate_and_report(self, model) -> None:
+        import pandas as pd
+
+        from flarekit import metrics, report
+
+        started = time.perf_counter()
+        validation = self.predictions(model, "validation")
+        test = self.predictions(model, "test")
+        self.timings["predict_s"] = time.perf_counter() - started
+        predictions = pd.concat([validation, test], ignore_index=True)
+        write_csv_atomic(self.run_dir / "predictions.csv", predictions)
+        settings = self.settings()
+        results = metrics.evaluate(
+            self.task.kind,
+            test,
+            validation,
+            train_base_rate=self.train_base_rate(),
+            settings=settings,
+        )
+        history_path = self.run_dir / "history.csv"
+        history = pd.read_csv(history_path) if history_path.exists() else None
+        report.write_report(self.run_dir, results, settings, history, predictions)
+        # metrics.json last: its presence marks the run finished (see find_resumable_run).
+        write_json_atomic(self.run_dir / "metrics.json", results)
+        print(f"flarekit: report written to {self.run_dir / 'report.md'}")

@@ -1,0 +1,265 @@
+"""Preprocessing layers that run inside the model.
+
+Dataset builders write raw physical values (Gauss, DN/s); these layers turn
+them into network inputs. Because they are layers, they are saved in the
+`.keras` file with the network, run on the accelerator, and a model loaded
+for prediction applies exactly the preprocessing it was trained with.
+
+Order in a network: `DiskMask` (non-finite pixels and off-disk pixels to a
+fill value) -> `LogScaling` (compress the dynamic range, signed for
+magnetograms) -> `ChannelNormalization` (per-channel mean and standard
+deviation, adapted on the training split only: SCIENCE.md trap 3).
+
+All three use `keras.ops` only, so they run on the TensorFlow, JAX and
+PyTorch backends.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def _per_channel(value, channels: int, name: str) -> list:
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * channels
+    if len(values) != channels:
+        raise ValueError(
+            f"{name} has {len(values)} entries {values} for {channels} channels."
+        )
+    return values
+
+
+@keras.saving.register_keras_serializable(package="flarekit")
+class DiskMask(keras.layers.Layer):
+    """Replace non-finite pixels (NaN off the limb in HMI) and, optionally, the
+    pixels outside the solar disk with `fill_value`.
+
+    Args:
+        fill_value: value written where pixels are masked.
+        radius_fraction: for full-disk images centred in the frame, the disk
+            radius as a fraction of half the image width; pixels farther out
+            are masked. None masks non-finite pixels only (patches).
+
+    Example:
+        >>> DiskMask(radius_fraction=0.9)(images)
+    """
+
+    def __init__(self, fill_value: float = 0.0, radius_fraction: float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if radius_fraction is not None and not 0 < radius_fraction <= 1.5:
+            raise ValueError(
+                f"radius_fraction must be in (0, 1.5], got {radius_fraction!r}."
+            )
+        self.fill_value = float(fill_value)
+        self.radius_fraction = radius_fraction
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, self.compute_dtype)
+        fill = ops.cast(self.fill_value, inputs.dtype)
+        outputs = ops.where(ops.isfinite(inputs), inputs, fill)
+        if self.radius_fraction is None:
+            return outputs
+        height, width = inputs.shape[-3], inputs.shape[-2]
+        rows = (np.arange(height) + 0.5 - height / 2) / (height / 2)
+        cols = (np.arange(width) + 0.5 - width / 2) / (width / 2)
+        inside = (rows[:, None] ** 2 + cols[None, :] ** 2) <= self.radius_fraction**2
+        inside = ops.convert_to_tensor(inside[..., None])
+        return ops.where(inside, outputs, fill)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(fill_value=self.fill_value, radius_fraction=self.radius_fraction)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="flarekit")
+class LogScaling(keras.layers.Layer):
+    """Log-compress each channel, with a floor.
+
+    Unsigned channels (intensities): `log10(max(x, floor))`. Signed channels
+    (magnetograms): `sign(x) * log10(1 + |x| / floor)`, which is linear below
+    the floor (noise, about 10 G for HMI) and logarithmic above, and keeps the
+    polarity that Hale's law is written in.
+
+    Args:
+        floors: one floor per channel (or one for all), in the channel's units.
+        signed: one bool per channel (or one for all).
+
+    Example:
+        >>> LogScaling(floors=[10.0, 0.01, 1.0, 1.0], signed=[True, False, False, False])
+    """
+
+    def __init__(self, floors=1.0, signed=False, **kwargs):
+        super().__init__(**kwargs)
+        self.floors = floors
+        self.signed = signed
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        floors = _per_channel(self.floors, channels, "floors")
+        if any(f <= 0 for f in floors):
+            raise ValueError(f"Log-scaling floors must be > 0, got {floors}.")
+        signed = _per_channel(self.signed, channels, "signed")
+        self._floor_values = np.asarray(floors, dtype="float32")
+        self._signed_mask = np.asarray(signed, dtype=bool)
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        floors = ops.convert_to_tensor(self._floor_values)
+        unsigned = ops.log10(ops.maximum(inputs, floors))
+        signed = ops.sign(inputs) * ops.log10(1.0 + ops.abs(inputs) / floors)
+        outputs = ops.where(ops.convert_to_tensor(self._signed_mask), signed, unsigned)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(floors=self.floors, signed=self.signed)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="flarekit")
+class ChannelNormalization(keras.layers.Layer):
+    """Per-channel `(x - mean) / std`, with statistics from the training split.
+
+    The statistics are weights of the layer, so checkpoints and `.keras` files
+    carry them. `adapt` computes them from a dataset of inputs to this layer;
+    pixels equal to `ignore_value` (what `DiskMask` wrote off the disk) are
+    left out, so the sky does not dilute the disk's statistics.
+
+    Args:
+        mean: per-channel means, or None to adapt.
+        std: per-channel standard deviations, or None to adapt.
+        ignore_value: input value not counted by `adapt` (None counts all).
+        epsilon: added to `std`.
+    """
+
+    def __init__(self, mean=None, std=None, ignore_value: float | None = 0.0, epsilon: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = None if mean is None else [float(v) for v in np.ravel(mean)]
+        self.std = None if std is None else [float(v) for v in np.ravel(std)]
+        self.ignore_value = ignore_value
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        for name, value in (("mean", self.mean), ("std", self.std)):
+            if value is not None and len(value) != channels:
+                raise ValueError(
+                    f"ChannelNormalization {name} has {len(value)} values for "
+                    f"{channels} channels."
+                )
+        self.channel_mean = self.add_weight(
+            name="channel_mean",
+            shape=(channels,),
+            initializer=keras.initializers.Constant(self.mean or 0.0),
+            trainable=False,
+        )
+        self.channel_std = self.add_weight(
+            name="channel_std",
+            shape=(channels,),
+            initializer=keras.initializers.Constant(self.std or 1.0),
+            trainable=False,
+        )
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        outputs = (inputs - self.channel_mean) / (self.channel_std + self.epsilon)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def adapt(self, batches, max_batches: int | None = None):
+        """Set mean and std from an iterable of input batches (numpy or tensors).
+
+        Uses float64 running sums, so the result does not depend on the batch
+        size. Returns (mean, std) as lists.
+
+        Raises:
+            ValueError: no pixel was counted (empty data or everything masked).
+        """
+        total = total_sq = count = None
+        for index, batch in enumerate(batches):
+            if max_batches is not None and index >= max_batches:
+                break
+            values = np.asarray(batch, dtype=np.float64)
+            values = values.reshape(-1, values.shape[-1])
+            valid = np.isfinite(values)
+            if self.ignore_value is not None:
+                valid &= values != self.ignore_value
+            values = np.where(valid, values, 0.0)
+            if total is None:
+                total = np.zeros(values.shape[-1])
+                total_sq = np.zeros(values.shape[-1])
+                count = np.zeros(values.shape[-1])
+            total += values.sum(axis=0)
+            total_sq += (values**2).sum(axis=0)
+            count += valid.sum(axis=0)
+        if count is None or np.any(count == 0):
+            raise ValueError(
+                "ChannelNormalization.adapt counted no valid pixel in some channel "
+                f"(counts {None if count is None else count.tolist()}): the data is "
+                "empty or fully masked."
+            )
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        std = np.where(std > 0, std, 1.0)
+        if not self.built:
+            self.build((None, len(mean)))
+        self.channel_mean.assign(mean.astype("float32"))
+        self.channel_std.assign(std.astype("float32"))
+        self.mean, self.std = mean.tolist(), std.tolist()
+        return self.mean, self.std
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            mean=self.mean,
+            std=self.std,
+            ignore_value=self.ignore_value,
+            epsilon=self.epsilon,
+        )
+        return config
+
+
+# Log-scaling floor and sign of each channel kind, in the channel's units:
+# magnetograms are signed with a floor at the ~10 G noise level; intensities
+# are positive, with floors below their quiet-Sun level.
+CHANNEL_FLOORS = {
+    "magnetogram": (10.0, True),
+    "continuum": (0.01, False),
+}
+DEFAULT_FLOOR = (1.0, False)
+
+
+def preprocessing_for(channels, radius_fraction: float | None = None) -> list:
+    """The standard preprocessing layers for images with these channel names.
+
+    Args:
+        channels: channel names in input order, e.g. ("magnetogram", "euv_171").
+        radius_fraction: for full-disk images, mask pixels outside this
+            fraction of the half-width; None for patches.
+
+    Returns:
+        [DiskMask, LogScaling, ChannelNormalization] (normalisation to be
+        adapted on the training split).
+
+    Raises:
+        ValueError: no channels.
+    """
+    channels = tuple(channels)
+    if not channels:
+        raise ValueError("preprocessing_for needs the channel names of the input.")
+    floors, signed = zip(*(CHANNEL_FLOORS.get(name, DEFAULT_FLOOR) for name in channels))
+    return [
+        DiskMask(radius_fraction=radius_fraction, name="disk_mask"),
+        LogScaling(floors=list(floors), signed=list(signed), name="log_scaling"),
+        ChannelNormalization(name="channel_normalization"),
+    ]
