@@ -61,6 +61,10 @@ REQUIRED_KEYS = ("dataset", "task", "batch_size", "epochs", "learning_rate")
 # Each class takes (config, build_network, run_dir, name) and has run() -> run_dir.
 TRAINERS = {
     "supervised": "flarekit.experiment:Experiment",
+    "feature_class": "flarekit.feature_class_experiment:FeatureClassExperiment",
+    "sequence_kfold": "flarekit.sequence_experiment:SequenceKFoldExperiment",
+    "simclr": "flarekit.self_supervised:SimCLRExperiment",
+    "finetune": "flarekit.self_supervised:FinetuneExperiment",
 }
 
 
@@ -582,6 +586,7 @@ class Experiment:
                 initial_epoch=epochs_done,
                 callbacks=callbacks,
                 class_weight=self.class_weight(),
+                shuffle=False,  # the dataset shuffles itself, seeded
                 verbose=config.verbose,
             )
         train_seconds = time.perf_counter() - started
@@ -685,6 +690,7 @@ class Experiment:
             "classes": list(self.task.class_names),
             "horizon_hours": metadata.get("horizon_hours"),
             "window_rule": metadata.get("window_rule", "largest flare peaking in (t, t + horizon]"),
+            "label_definition": self._label_definition(metadata),
             "unit": metadata.get("unit", "full disk" if "full_disk" in config.dataset else "active-region patch"),
             "flux_scale": metadata.get("flux_scale", "unstated"),
             "split": split_info,
@@ -698,6 +704,17 @@ class Experiment:
             "smoke": config.smoke,
             "timings": self.timings,
         }
+
+    def _label_definition(self, metadata) -> str:
+        horizon = metadata.get("horizon_hours", "?")
+        quiet = "no flare in the window (peak_flux 1e-9 W/m^2)"
+        if self.task.kind == "binary":
+            return (f"1 if the largest flare peaking in (t, t + {horizon} h] is >= "
+                    f"{self.task.threshold}, else 0; quiet = {quiet}")
+        if self.task.kind == "multiclass":
+            return (f"class of the largest flare peaking in (t, t + {horizon} h] among "
+                    f"{list(self.task.class_names)} (below {self.task.class_names[1]} = quiet)")
+        return f"log10 of the largest peak flux in (t, t + {horizon} h]; quiet = -9"
 
     def evaluate_and_report(self, model) -> None:
         import pandas as pd
