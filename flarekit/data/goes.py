@@ -189,3 +189,379 @@ def convert_flux(flux, from_scale: str, to_scale: str):
     if np.ndim(flux) == 0:
         return float(flux) * factor
     return np.asarray(flux, dtype=np.float64) * factor
+
+
+# ---------------------------------------------------------------------------
+# GOES XRS light curves: readers, flux scales per satellite and product, and
+# flare detection. Appended to the class helpers above, which it builds on.
+# ---------------------------------------------------------------------------
+
+# Which flux scale each satellite / product pair is on (SCIENCE.md, trap 6).
+# The SWPC factor 0.7 was applied by NOAA to operational GOES 8-15 XRS-B
+# fluxes so that they matched GOES 1-7; NOAA's science-quality reprocessing
+# (2020) removed it, and GOES-R (16 onwards) never had it. References: NOAA
+# NCEI, "GOES 1-15 XRS Science-Quality Data Readme" (2020); Machol, Codrescu
+# and Peck, "User's Guide for GOES-R XRS L2 Products" (2021).
+XRS_PRODUCTS = {
+    "legacy_fits": "SDAC FITS go<NN><YYYYMMDD>.fits from operational data, "
+    "GOES 1-15: SWPC scale (true flux x 0.7)",
+    "operational_netcdf": "NOAA operational netCDF of GOES 8-15 (g15_xrs_2s_...): "
+    "SWPC scale (true flux x 0.7)",
+    "science": "NOAA reprocessed science-quality netCDF of GOES 1-15 "
+    "(sci_gxrs-l2-irrad_*, sci_xrsf-l2-avg1m_g1x_*): true flux, factor removed",
+    "goes_r": "GOES-R series L2 netCDF, GOES 16 and later (sci_xrsf-l2-flx1s_*, "
+    "sci_xrsf-l2-avg1m_*): true flux",
+}
+
+# NOAA SWPC flare definition (SWPC "Solar and Geophysical Event Reports",
+# as quoted by Ryan et al. 2012, ApJS 202, 11): a flare starts at the first of
+# four consecutive one-minute averages of 1-8 A flux that increase
+# monotonically, the fourth at least 1.4 times the first; it peaks at the
+# largest one-minute average; it ends when the flux has decayed half way from
+# the peak back to the flux at the start.
+SWPC_RISE_MINUTES = 4
+SWPC_RISE_RATIO = 1.4
+
+
+def xrs_flux_scale(satellite: int, product: str) -> str:
+    """The `FLUX_SCALES` name of a GOES satellite's XRS product.
+
+    Args:
+        satellite: GOES number (1-19).
+        product: a key of `XRS_PRODUCTS`: "legacy_fits", "operational_netcdf",
+            "science" or "goes_r".
+
+    Returns:
+        "swpc", "science" or "goes_r".
+
+    Raises:
+        ValueError: unknown product, or a product that does not exist for the
+            satellite (science reprocessing covers GOES 1-15 only).
+
+    Example:
+        >>> xrs_flux_scale(15, "legacy_fits"), xrs_flux_scale(15, "science")
+        ('swpc', 'science')
+    """
+    satellite = int(satellite)
+    if product not in XRS_PRODUCTS:
+        raise ValueError(
+            f"Unknown XRS product {product!r}; expected one of {sorted(XRS_PRODUCTS)}."
+        )
+    if satellite >= 16:
+        if product not in ("goes_r",):
+            raise ValueError(
+                f"GOES-{satellite} is a GOES-R satellite; its XRS product is "
+                f"'goes_r', not {product!r}."
+            )
+        return "goes_r"
+    if product == "goes_r":
+        raise ValueError(f"GOES-{satellite} is not a GOES-R satellite (16 and later).")
+    return "science" if product == "science" else "swpc"
+
+
+class XRSSeries:
+    """A GOES XRS light curve with its satellite, product and flux scale.
+
+    Attributes:
+        times: pandas DatetimeIndex, UTC (timezone-naive), one per sample.
+        flux: XRS-B 1-8 Angstrom flux in W/m^2 on `scale`; NaN where the
+            sample was missing or flagged bad.
+        short_flux: XRS-A 0.5-4 Angstrom flux, same conventions.
+        satellite: GOES number.
+        product: key of `XRS_PRODUCTS`.
+        scale: key of `FLUX_SCALES` the fluxes are on.
+        source: the file read.
+        masked: reason -> number of XRS-B samples set to NaN while reading.
+    """
+
+    def __init__(self, times, flux, short_flux, satellite, product, scale,
+                 source="", masked=None):
+        import pandas as pd
+
+        self.times = pd.DatetimeIndex(times)
+        self.flux = np.asarray(flux, dtype=np.float64)
+        self.short_flux = np.asarray(short_flux, dtype=np.float64)
+        if not (len(self.times) == len(self.flux) == len(self.short_flux)):
+            raise ValueError(
+                f"{source}: times, flux and short_flux differ in length "
+                f"({len(self.times)}, {len(self.flux)}, {len(self.short_flux)})."
+            )
+        if scale not in FLUX_SCALES:
+            raise ValueError(f"Unknown flux scale {scale!r}; expected {sorted(FLUX_SCALES)}.")
+        self.satellite = int(satellite)
+        self.product = product
+        self.scale = scale
+        self.source = str(source)
+        self.masked = dict(masked or {})
+
+    def __repr__(self):
+        return (
+            f"XRSSeries(GOES-{self.satellite}, {self.product}, scale={self.scale!r}, "
+            f"{len(self.times)} samples {self.times.min()} to {self.times.max()})"
+        )
+
+    def to_scale(self, scale: str) -> XRSSeries:
+        """The same light curve with fluxes moved to another flux scale.
+
+        Example:
+            >>> series.to_scale("swpc").scale
+            'swpc'
+        """
+        return XRSSeries(
+            self.times,
+            convert_flux(self.flux, self.scale, scale),
+            convert_flux(self.short_flux, self.scale, scale),
+            self.satellite, self.product, scale, self.source, self.masked,
+        )
+
+    def one_minute(self) -> XRSSeries:
+        """One-minute means of the valid samples, labelled by the minute's start.
+
+        Event lists are made from one-minute averages; classing a flare from
+        1-3 s samples gives slightly higher peaks.
+        """
+        frame = self.to_dataframe().resample("1min").mean()
+        return XRSSeries(
+            frame.index, frame["xrsb"].to_numpy(), frame["xrsa"].to_numpy(),
+            self.satellite, self.product, self.scale, self.source, self.masked,
+        )
+
+    def to_dataframe(self):
+        """DataFrame with columns xrsa, xrsb (W/m^2) indexed by time."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"xrsa": self.short_flux, "xrsb": self.flux}, index=self.times
+        )
+
+    def peak(self, start=None, end=None, one_minute: bool = True):
+        """(time, flux) of the largest XRS-B flux in [start, end].
+
+        Args:
+            start, end: window bounds (anything pandas parses); None = open.
+            one_minute: use one-minute means, as event lists do.
+
+        Raises:
+            ValueError: no valid sample in the window.
+        """
+        series = self.one_minute() if one_minute else self
+        frame = series.to_dataframe()["xrsb"]
+        if start is not None or end is not None:
+            frame = frame.loc[start:end]
+        if frame.notna().sum() == 0:
+            raise ValueError(f"{self.source}: no valid XRS-B flux between {start} and {end}.")
+        return frame.idxmax(), float(frame.max())
+
+
+def read_xrs(path) -> XRSSeries:
+    """Read a GOES XRS file: legacy SDAC FITS or NOAA L2 netCDF.
+
+    Times and fluxes come through `sunpy.timeseries.TimeSeries`, which reads
+    every format here (and the legacy FITS `DATE-OBS` written as dd/mm/yyyy);
+    the satellite, product and quality-flag meanings come from the file's own
+    attributes. Samples whose flag has the netCDF `good_data` bits set, fill
+    values and non-positive fluxes become NaN and are counted in `masked`.
+
+    Args:
+        path: `go15YYYYMMDD.fits[.gz]`, `sci_gxrs-l2-irrad_g15_*.nc`,
+            `sci_xrsf-l2-flx1s_g16_*.nc`, `sci_xrsf-l2-avg1m_*.nc`, ...
+
+    Returns:
+        An `XRSSeries` on the flux scale of its satellite and product.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the satellite cannot be determined, naming the file.
+
+    Example:
+        >>> series = read_xrs("go1520110607.fits")
+        >>> series.satellite, series.scale
+        (15, 'swpc')
+    """
+    import os
+    import warnings
+
+    path = str(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such GOES XRS file: {path}")
+    import sunpy.timeseries
+
+    with warnings.catch_warnings():
+        # sunpy warns about unknown header cards in the legacy FITS files.
+        warnings.simplefilter("ignore")
+        timeseries = sunpy.timeseries.TimeSeries(path)
+        frame = timeseries.to_dataframe()
+        observatory = str(getattr(timeseries, "observatory", "") or "")
+    name = os.path.basename(path)
+    is_netcdf = name.lower().endswith((".nc", ".nc.gz"))
+    attributes, flag_masks = _netcdf_description(path) if is_netcdf else ({}, {})
+    satellite = _xrs_satellite(name, attributes, observatory, path)
+    product = _xrs_product(name, attributes, satellite, is_netcdf)
+    masked = {}
+    fluxes = {}
+    for channel in ("xrsa", "xrsb"):
+        flux = frame[channel].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(flux) | (flux <= 0)
+        if channel == "xrsb":
+            masked["missing_or_fill"] = int(np.sum(bad))
+        quality = f"{channel}_quality"
+        if quality in frame and channel in flag_masks:
+            flagged = (frame[quality].to_numpy().astype(np.int64) & flag_masks[channel]) != 0
+            if channel == "xrsb":
+                masked["quality_flag"] = int(np.sum(flagged & ~bad))
+            bad |= flagged
+        fluxes[channel] = np.where(bad, np.nan, flux)
+    return XRSSeries(
+        frame.index, fluxes["xrsb"], fluxes["xrsa"], satellite, product,
+        xrs_flux_scale(satellite, product), path, masked,
+    )
+
+
+def _netcdf_description(path: str):
+    """Global attributes and, per channel, the bit mask of bad-data flags."""
+    import h5netcdf
+
+    def text(value):
+        if isinstance(value, bytes | np.bytes_):
+            value = value.decode(errors="replace")
+        return str(value).strip()
+
+    flag_masks = {}
+    with h5netcdf.File(path, "r") as handle:
+        attributes = {key: text(value) for key, value in handle.attrs.items()
+                      if np.ndim(value) == 0}
+        for channel, names in (("xrsa", ("a_flags", "xrsa_flags", "xrsa_flag")),
+                               ("xrsb", ("b_flags", "xrsb_flags", "xrsb_flag"))):
+            name = next((n for n in names if n in handle.variables), None)
+            if name is None:
+                continue
+            flag_masks[channel] = _bad_data_mask(dict(handle.variables[name].attrs))
+    return attributes, flag_masks
+
+
+def _bad_data_mask(flag_attributes: dict) -> int:
+    # CF flag conventions: the "good_data" meaning's mask selects the bits
+    # that must be zero for a good sample (all bits for GOES-R 1-s data; only
+    # the data-quality bits, not the electron-correction ones, for averages).
+    meanings = str(flag_attributes.get("flag_meanings", "")).split()
+    masks = np.atleast_1d(flag_attributes.get("flag_masks", []))
+    if "good_data" in meanings and len(masks) == len(meanings):
+        return int(masks[meanings.index("good_data")])
+    return 0xFFFFFFFF
+
+
+def _xrs_satellite(name: str, attributes: dict, observatory: str, path: str) -> int:
+    platform = attributes.get("platform", "")
+    # 'g16' (netCDF platform attribute and names), 'go15' (SDAC FITS names),
+    # 'goes_13' / 'GOES-13' (other names; sunpy's observatory string).
+    pattern = re.compile(r"(?:^|[_\W])g(?:o|oes[-_ ]?)?(\d{1,2})(?=$|[_\W]|\d{8})")
+    for text in (platform, name, observatory):
+        match = pattern.search(text.lower())
+        if match:
+            return int(match.group(1))
+    raise ValueError(
+        f"{path}: cannot tell the GOES satellite from the file name, the "
+        f"'platform' attribute ({platform!r}) or sunpy's observatory "
+        f"({observatory!r}); expected e.g. 'g16' or 'go15'."
+    )
+
+
+def _xrs_product(name: str, attributes: dict, satellite: int, is_netcdf: bool) -> str:
+    if not is_netcdf:
+        return "legacy_fits"
+    if satellite >= 16:
+        return "goes_r"
+    description = " ".join(attributes.get(key, "") for key in ("summary", "title"))
+    if name.lower().startswith("sci_") or "science-quality" in description.lower():
+        return "science"
+    return "operational_netcdf"
+
+
+def detect_flares(
+    series: XRSSeries,
+    min_peak_flux: float = 0.0,
+    rise_minutes: int = SWPC_RISE_MINUTES,
+    rise_ratio: float = SWPC_RISE_RATIO,
+):
+    """Find flares in a GOES XRS-B light curve with the NOAA SWPC rules.
+
+    On one-minute means: a flare starts at the first of `rise_minutes`
+    consecutive minutes of strictly increasing flux whose last value is at
+    least `rise_ratio` times the first; it peaks at the largest minute; it
+    ends at the first minute after the peak whose flux is at or below half
+    way between the peak and the start flux. A new rise during the decay ends
+    the current flare the minute before and starts the next. A flare still
+    decaying when the data stop ends at the last minute, marked
+    `end_truncated`; one whose rise begins with the data is marked
+    `start_truncated`. Reference: NOAA SWPC event definitions, as quoted by
+    Ryan et al. (2012), ApJS 202, 11.
+
+    Args:
+        series: an `XRSSeries` (any cadence).
+        min_peak_flux: drop flares whose peak is below this flux (on the
+            series' scale), e.g. 1e-6 for >= C1 only.
+        rise_minutes: length of the rising run that starts a flare.
+        rise_ratio: required growth over that run.
+
+    Returns:
+        DataFrame with one row per flare: start, peak, end (UTC), start_flux,
+        peak_flux (W/m^2 on `scale`), goes_class, scale, satellite,
+        start_truncated (the rise began with the data), end_truncated.
+
+    Example:
+        >>> flares = detect_flares(read_xrs("go1520110607.fits"), min_peak_flux=1e-5)
+        >>> flares[["peak", "goes_class", "scale"]].values.tolist()
+        [[Timestamp('2011-06-07 06:41:00'), 'M2.5', 'swpc']]
+    """
+    import pandas as pd
+
+    if rise_minutes < 2 or rise_ratio <= 1.0:
+        raise ValueError(
+            f"rise_minutes must be >= 2 and rise_ratio > 1, got {rise_minutes}, {rise_ratio}."
+        )
+    minutes = series.one_minute()
+    flux, times = minutes.flux, minutes.times
+    rows = []
+    index = 0
+    while index <= len(flux) - rise_minutes:
+        if not _rise_starts(flux, index, rise_minutes, rise_ratio):
+            index += 1
+            continue
+        start, peak = index, index
+        cursor = index + 1
+        end, truncated = None, False
+        while cursor < len(flux):
+            value = flux[cursor]
+            if np.isfinite(value) and value > flux[peak]:
+                peak = cursor
+            elif cursor > peak and _rise_starts(flux, cursor, rise_minutes, rise_ratio):
+                end = cursor - 1
+                break
+            half_way = (flux[peak] + flux[start]) / 2.0
+            if cursor > peak and np.isfinite(value) and value <= half_way:
+                end = cursor
+                break
+            cursor += 1
+        if end is None:
+            end, truncated = len(flux) - 1, True
+        # A rise that begins with the data may have begun before them.
+        start_truncated = start == 0 or not np.isfinite(flux[start - 1])
+        rows.append({
+            "start": times[start], "peak": times[peak], "end": times[end],
+            "start_flux": float(flux[start]), "peak_flux": float(flux[peak]),
+            "goes_class": flux_to_class(flux[peak]), "scale": series.scale,
+            "satellite": series.satellite, "start_truncated": start_truncated,
+            "end_truncated": truncated,
+        })
+        index = end + 1 if not truncated else len(flux)
+    columns = ["start", "peak", "end", "start_flux", "peak_flux", "goes_class",
+               "scale", "satellite", "start_truncated", "end_truncated"]
+    flares = pd.DataFrame(rows, columns=columns)
+    return flares[flares["peak_flux"] >= min_peak_flux].reset_index(drop=True)
+
+
+def _rise_starts(flux, index: int, rise_minutes: int, rise_ratio: float) -> bool:
+    window = flux[index : index + rise_minutes]
+    if len(window) < rise_minutes or not np.all(np.isfinite(window)):
+        return False
+    return bool(np.all(np.diff(window) > 0) and window[-1] >= rise_ratio * window[0])

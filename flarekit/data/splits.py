@@ -371,3 +371,198 @@ def hash_samples(timestamps, regions) -> str:
     for timestamp, region in pairs:
         digest.update(f"{timestamp}:{region};".encode())
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Hybrid split: k-fold cross-validation over the first block in time, the
+# last block a chronological test set (Grim & Gradvohl's SHARP-sequence
+# protocol, SCIENCE.md "Data formats"). Appended; reuses the helpers above.
+# ---------------------------------------------------------------------------
+
+HYBRID_NAMES = ("train", "validation", "test")
+
+
+@dataclasses.dataclass
+class HybridSplit:
+    """A held-out chronological test block and k folds over what precedes it.
+
+    Attributes:
+        development: `SplitResult` with parts ("development", "test"): the
+            test block, the gap before it and regions that cross into it.
+        folds: one `SplitResult` per fold, parts ("train", "validation",
+            "test"); the "test" samples are the same in every fold.
+        fold_of: fold index of each development sample, -1 elsewhere.
+        fold_by: "time" (contiguous time blocks) or "region" (grouped).
+    """
+
+    development: SplitResult
+    folds: list
+    fold_of: np.ndarray
+    fold_by: str
+
+    def to_metadata(self) -> dict:
+        """JSON-serialisable description for dataset metadata and reports."""
+        return {
+            "method": f"hybrid_kfold_{self.fold_by}",
+            "n_folds": len(self.folds),
+            "development": self.development.to_metadata(),
+            "folds": [fold.to_metadata() for fold in self.folds],
+        }
+
+
+def hybrid_kfold_split(
+    timestamps,
+    regions,
+    n_folds: int = 5,
+    test_fraction: float = 0.2,
+    gap_days: float = DEFAULT_GAP_DAYS,
+    fold_by: str = "time",
+    seed: int = 0,
+) -> HybridSplit:
+    """K-fold over the first block in time, the last block a chronological test.
+
+    First the time span is cut in two, as `chronological_split` does: the
+    last `test_fraction` of the usable time is the test block, `gap_days`
+    before it are dropped, and regions first seen before the test block are
+    dropped from it. Then the development block is cut into `n_folds` folds:
+
+    - ``fold_by="time"``: contiguous time blocks holding equal numbers of
+      samples. For fold k the validation part is block k; training samples
+      within `gap_days` of the validation window (on either side) are dropped
+      ("gap"), and so is every sample of a region outside its home fold (the
+      fold where the region is first seen): "region_crosses_parts".
+    - ``fold_by="region"``: regions shuffled with `seed` and dealt to folds
+      to balance sample counts (grouped k-fold); folds overlap in time, so
+      no gap can be kept between train and validation.
+
+    Generic over (timestamps, regions): SHARP sequences, synthetic
+    sequences, any region-level samples; full-disk samples ("disk") are
+    allowed with ``fold_by="time"`` only.
+
+    Args:
+        timestamps: Unix seconds UTC per sample (last frame of a sequence).
+        regions: region id per sample.
+        n_folds: number of folds (>= 2).
+        test_fraction: share of the usable time span in the test block.
+        gap_days: days left out between parts.
+        fold_by: "time" or "region".
+        seed: shuffling seed for ``fold_by="region"``.
+
+    Returns:
+        A `HybridSplit`; every fold passes `check_leakage` on regions, and
+        with ``fold_by="time"`` train and validation are `gap_days` apart.
+
+    Raises:
+        ValueError: bad arguments, too few samples for the folds, or "disk"
+            samples with ``fold_by="region"``.
+
+    Example:
+        >>> split = hybrid_kfold_split(timestamps, regions, n_folds=5)
+        >>> for fold in split.folds:
+        ...     train, validation = fold.mask("train"), fold.mask("validation")
+    """
+    timestamps, regions = _as_arrays(timestamps, regions)
+    if int(n_folds) < 2:
+        raise ValueError(f"n_folds must be >= 2, got {n_folds}.")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}.")
+    if fold_by not in ("time", "region"):
+        raise ValueError(f"fold_by must be 'time' or 'region', got {fold_by!r}.")
+    if fold_by == "region" and np.any(regions == DISK_REGION):
+        raise ValueError(
+            "fold_by='region' cannot fold full-disk samples (region 'disk'); use "
+            "fold_by='time'."
+        )
+    development = chronological_split(
+        timestamps, regions, fractions=(1 - test_fraction, test_fraction),
+        gap_days=gap_days, names=("development", "test"),
+    )
+    in_development = np.flatnonzero(development.assignment == "development")
+    if len(in_development) < n_folds:
+        raise ValueError(
+            f"Only {len(in_development)} development samples for {n_folds} folds."
+        )
+    fold_of = np.full(len(timestamps), -1, dtype=np.int64)
+    if fold_by == "time":
+        fold_of[in_development] = _time_folds(timestamps[in_development], n_folds)
+    else:
+        fold_of[in_development] = _region_folds(regions[in_development], n_folds, seed)
+    folds = [
+        _hybrid_fold(timestamps, regions, fold_of, development, fold, gap_days, fold_by)
+        for fold in range(n_folds)
+    ]
+    return HybridSplit(development=development, folds=folds, fold_of=fold_of,
+                       fold_by=fold_by)
+
+
+def _time_folds(times, n_folds):
+    # Equal-count contiguous blocks: fold edges at time quantiles, so that a
+    # quiet stretch does not leave one fold nearly empty.
+    order = np.argsort(times, kind="stable")
+    folds = np.empty(len(times), dtype=np.int64)
+    folds[order] = np.arange(len(times)) * n_folds // len(times)
+    return folds
+
+
+def _region_folds(regions, n_folds, seed):
+    unique, sizes = np.unique(regions, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    load = np.zeros(n_folds, dtype=np.int64)
+    folds = np.empty(len(regions), dtype=np.int64)
+    for index in order:
+        fold = int(np.argmin(load))
+        folds[regions == unique[index]] = fold
+        load[fold] += sizes[index]
+    return folds
+
+
+def _hybrid_fold(timestamps, regions, fold_of, development, fold, gap_days, fold_by):
+    assignment = np.full(len(timestamps), "", dtype=object)
+    assignment[development.assignment == "test"] = "test"
+    validation = fold_of == fold
+    training = (fold_of >= 0) & ~validation
+    assignment[validation] = "validation"
+    assignment[training] = "train"
+    dropped = {"gap": 0, "region_crosses_parts": 0}
+    start = float(timestamps[validation].min())
+    end = float(timestamps[validation].max())
+    if fold_by == "time":
+        near = training & (timestamps > start - gap_days * DAY) & (
+            timestamps < end + gap_days * DAY)
+        assignment[near] = ""
+        dropped["gap"] = int(near.sum())
+        # A region belongs to the fold where it is first seen; its samples in
+        # any other fold would leak between train and validation.
+        for region in np.unique(regions[fold_of >= 0]):
+            if region == DISK_REGION:
+                continue
+            members = np.flatnonzero((regions == region) & (fold_of >= 0))
+            home = fold_of[members[np.argmin(timestamps[members])]]
+            touches_validation = home == fold or np.any(fold_of[members] == fold)
+            if not touches_validation:
+                continue
+            away = members[(fold_of[members] != home) & (assignment[members] != "")]
+            assignment[away] = ""
+            dropped["region_crosses_parts"] += len(away)
+    if not np.any(assignment == "train"):
+        raise ValueError(
+            f"Fold {fold} has no training samples left after the {gap_days}-day gaps "
+            "and region grouping; use fewer folds or a shorter gap."
+        )
+    boundaries = {
+        "train": _span(timestamps[assignment == "train"]),
+        "validation": (start, end),
+        "test": development.boundaries["test"],
+    }
+    return SplitResult(
+        assignment=assignment.astype(str),
+        names=HYBRID_NAMES,
+        boundaries=boundaries,
+        dropped=dropped,
+        method=f"hybrid_kfold_{fold_by}[fold {fold}]",
+        gap_days=float(gap_days),
+    )
+
+
+def _span(times):
+    return (float(times.min()), float(times.max()))

@@ -11,7 +11,9 @@ magnetograms) -> `ChannelNormalization` (per-channel mean and standard
 deviation, adapted on the training split only: SCIENCE.md trap 3).
 
 All three use `keras.ops` only, so they run on the TensorFlow, JAX and
-PyTorch backends.
+PyTorch backends. They compute in float32 even under a mixed-precision policy
+(log10 of values up to ~1e4 in bfloat16 would lose the precision that
+normalisation needs); the next layer casts to the compute dtype.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class DiskMask(keras.layers.Layer):
     """
 
     def __init__(self, fill_value: float = 0.0, radius_fraction: float | None = None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if radius_fraction is not None and not 0 < radius_fraction <= 1.5:
             raise ValueError(
@@ -94,6 +97,7 @@ class LogScaling(keras.layers.Layer):
     """
 
     def __init__(self, floors=1.0, signed=False, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.floors = floors
         self.signed = signed
@@ -141,6 +145,7 @@ class ChannelNormalization(keras.layers.Layer):
     """
 
     def __init__(self, mean=None, std=None, ignore_value: float | None = 0.0, epsilon: float = 1e-6, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.mean = None if mean is None else [float(v) for v in np.ravel(mean)]
         self.std = None if std is None else [float(v) for v in np.ravel(std)]

@@ -105,3 +105,16 @@ def test_bad_config_errors_name_the_value():
         LogScaling(floors=[1.0, 2.0])(np.ones((1, 2, 2, 3), "float32"))
     with pytest.raises(ValueError, match="channel names"):
         preprocessing_for([])
+
+
+def test_preprocessing_stays_float32_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layers = preprocessing_for(["magnetogram", "euv_94"])
+        layers[-1].adapt([np.abs(_images(channels=2)) + 1.0])
+        x = np.abs(_images(channels=2)) + 1.0
+        for layer in layers:
+            x = layer(x)
+        assert keras.backend.standardize_dtype(x.dtype) == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -1,0 +1,1 @@
+"""SDOML TFDS builder (imported as package `sdoml`, datasets/ on sys.path)."""

@@ -1,0 +1,1 @@
+"""SHARP sequences TFDS builder (imported as package `sharp_sequences`, datasets/ on sys.path)."""

@@ -1,0 +1,24 @@
+""">= C1.0 within 24 h on SDO-Benchmark (SolarNet's setting): the baseline CNN.
+
+Run: python network_models/sdo_benchmark/binary_c24/network.py [--smoke]
+"""
+
+from flarekit import experiment, layers, models
+from flarekit.data import tasks
+
+
+def build_network(config):
+    task = tasks.from_config(config, config.channels)
+    return models.build_cnn(
+        input_shape=(config.image_size, config.image_size, len(config.channels)),
+        filters=config.filters,
+        dense_units=config.dense_units,
+        dropout=config.dropout,
+        preprocessing=layers.preprocessing_for(config.channels),
+        head=models.build_head(task),
+        name="sdo_benchmark_cnn",
+    )
+
+
+if __name__ == "__main__":
+    experiment.run(__file__)
