@@ -65,6 +65,8 @@ TRAINERS = {
     "sequence_kfold": "flarekit.sequence_experiment:SequenceKFoldExperiment",
     "simclr": "flarekit.self_supervised:SimCLRExperiment",
     "finetune": "flarekit.self_supervised:FinetuneExperiment",
+    "diffusion": "flarekit.generation_experiment:DiffusionExperiment",
+    "cvae": "flarekit.generation_experiment:CVAEExperiment",
 }
 
 
@@ -233,9 +235,30 @@ def make_strategy(name: str):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if tf.config.list_logical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        # No GPU: the CPU's logical devices (one, unless the program split it
+        # with tf.config.set_logical_device_configuration before TF started).
+        cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=cpus)
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+
+        class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+            # Two mismatches of Keras 3.15 and TF 2.21's collective reduce, which
+            # takes one tensor at a time and only reduces an axis it has: Keras
+            # reduces a whole (inputs, targets) batch in one call (to build a
+            # distributed model), and its scalar logs "along axis 0".
+            def reduce(self, reduce_op, value, axis):
+                def reduce_one(item):
+                    local = self.experimental_local_results(item)[0]
+                    item_axis = None if getattr(local, "shape", ()) == () else axis
+                    return super(MultiWorkerStrategy, self).reduce(
+                        reduce_op, item, item_axis
+                    )
+
+                return tf.nest.map_structure(reduce_one, value)
+
+        return MultiWorkerStrategy()
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -244,6 +267,28 @@ def make_strategy(name: str):
     raise ConfigError(
         f"Config key 'strategy' is {name!r}; expected default, mirrored, multi_worker or tpu."
     )
+
+
+def _task_of_tf_config() -> tuple:
+    """(task type, index) from TF_CONFIG; ("worker", 0) when unset."""
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = cluster.get("task", {})
+    return task.get("type", "worker"), int(task.get("index", 0))
+
+
+def worker_index() -> int:
+    """This process's index among the workers of TF_CONFIG (0 when unset)."""
+    return _task_of_tf_config()[1]
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run folder in multi-worker training: the
+    "chief" task, or worker 0 of a cluster that names no chief."""
+    kind, index = _task_of_tf_config()
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    if "chief" in cluster:
+        return kind == "chief"
+    return kind == "worker" and index == 0
 
 
 def experiment_name(folder: Path) -> str:
@@ -346,6 +391,10 @@ def run(network_file, argv=None, **overrides) -> Path:
     trainer = trainer_class(config.trainer)
     name = experiment_name(folder)
     root = runs_root(config, folder)
+    if config.strategy == "multi_worker" and not is_chief():
+        # Every worker trains and checkpoints; only the chief writes the run
+        # folder, the others keep their (identical) files in a scratch folder.
+        root = root / ".workers" / f"worker-{worker_index()}"
     run_dir = None if args.fresh else find_resumable_run(root, name, config)
     if run_dir is not None:
         print(f"flarekit: resuming unfinished run {run_dir} (use --fresh to start anew)")
@@ -384,10 +433,14 @@ class RunCheckpoint:
     """Keras callback factory: atomic per-epoch checkpoints, best model, history.
 
     After every epoch it writes, each atomically and in this order:
-    `checkpoints/last.keras` (weights and optimizer state), `checkpoints/best.keras`
-    when the monitored validation loss improved, `history.csv`, and last
-    `checkpoints/state.json` (epochs done, best value). A run killed at any
-    moment therefore resumes from the last completed epoch.
+    `checkpoints/epoch-<k>.keras` (weights and optimizer state),
+    `checkpoints/best.keras` when the monitored validation loss improved,
+    `history.csv`, then `checkpoints/state.json` (epochs done, best value, the
+    random-seed states of dropout and other random layers, which `.keras`
+    files do not hold), which commits the epoch, and last renames
+    `epoch-<k>.keras` to `last.keras`. A run killed at any moment therefore
+    resumes from the last committed epoch, with the weights, optimizer and
+    seed states of that epoch (`resume_point`).
     """
 
     def __new__(cls, run_dir: Path, monitor: str = "val_loss", history=None, best=None):
@@ -406,7 +459,8 @@ class RunCheckpoint:
 
                 logs = {key: float(value) for key, value in (logs or {}).items()}
                 checkpoints = self.run_dir / "checkpoints"
-                _save_model_atomic(self.model, checkpoints / "last.keras")
+                epoch_file = f"epoch-{epoch + 1}.keras"
+                _save_model_atomic(self.model, checkpoints / epoch_file)
                 value = logs.get(self.monitor, logs.get("loss", np.inf))
                 if value < self.best:
                     self.best = value
@@ -416,8 +470,10 @@ class RunCheckpoint:
                 write_json_atomic(
                     checkpoints / STATE_FILE,
                     {"epochs_done": epoch + 1, "best": self.best, "monitor": self.monitor,
-                     "history": self.rows},
+                     "history": self.rows, "checkpoint": epoch_file,
+                     "seed_states": seed_states(self.model)},
                 )
+                os.replace(checkpoints / epoch_file, checkpoints / "last.keras")
 
         return _RunCheckpoint()
 
@@ -426,6 +482,96 @@ def _save_model_atomic(model, path: Path) -> None:
     temporary = path.with_name(f".{path.stem}.tmp.keras")
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def resume_point(checkpoints: Path) -> tuple:
+    """(state, model file) of the last epoch a run committed; ({}, None) if none.
+
+    `state.json` is written after the epoch's model file and before that file
+    is renamed to `last.keras` (`RunCheckpoint`), so the state always names a
+    model file of its own epoch: `epoch-<k>.keras` while the rename is
+    pending, else `last.keras`.
+    """
+    checkpoints = Path(checkpoints)
+    if not (checkpoints / STATE_FILE).exists():
+        return {}, None
+    state = json.loads((checkpoints / STATE_FILE).read_text())
+    pending = checkpoints / state.get("checkpoint", "last.keras")
+    return state, pending if pending.exists() else checkpoints / "last.keras"
+
+
+def _seed_variables(model) -> list:
+    """The state variables of the model's SeedGenerators (dropout, noise, ...)."""
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
+def seed_states(model) -> dict:
+    """{variable path: value} of every random-seed state of `model`."""
+    return {
+        f"{index}:{variable.path}": np.asarray(variable.numpy()).tolist()
+        for index, variable in enumerate(_seed_variables(model))
+    }
+
+
+def restore_seed_states(model, states) -> None:
+    """Set the seed states `seed_states` saved, so that dropout masks after a
+    resume continue the sequence of the interrupted run.
+
+    Raises:
+        ValueError: the saved states do not match the model's random layers.
+    """
+    if not states:
+        return
+    variables = _seed_variables(model)
+    keys = [f"{index}:{variable.path}" for index, variable in enumerate(variables)]
+    if sorted(keys) != sorted(states):
+        raise ValueError(
+            f"Saved seed states {sorted(states)} do not match the model's random "
+            f"layers {keys}; was the network changed since the checkpoint?"
+        )
+    for key, variable in zip(keys, variables):
+        variable.assign(np.asarray(states[key], dtype=variable.dtype))
+
+
+def replica_batch_size(num_examples: int, batch_size: int, replicas: int) -> int:
+    """The batch size of an evaluation split under `replicas` replicas.
+
+    Keras builds a distributed model from the first batch, which must split
+    evenly across replicas, and no replica may get an empty batch (TF's CPU
+    kernels reject them). tf.distribute fills replicas in order, batch_size /
+    replicas each, so a last batch must be empty or fill all but the last
+    replica. One replica: `batch_size`. Several: the largest multiple of
+    `replicas` up to `batch_size` (and the split's size) that satisfies both.
+    """
+    if replicas < 2:
+        return batch_size
+    candidate = min(batch_size, num_examples) // replicas * replicas
+    while candidate > replicas:
+        if not starves_a_replica(num_examples, candidate, replicas):
+            return candidate
+        candidate -= replicas
+    return replicas
+
+
+def starves_a_replica(num_examples: int, batch_size: int, replicas: int) -> bool:
+    """Whether the last batch leaves a replica with no example."""
+    remainder = num_examples % batch_size
+    return 0 < remainder <= batch_size - batch_size // replicas
+
+
+def synchronize_batch_statistics(model, strategy) -> None:
+    """Under a strategy with several replicas, batch normalisation uses the
+    statistics of the global batch, as on one device (else each replica
+    normalises by its own share of the batch, and metrics depend on the
+    number of devices)."""
+    if strategy.num_replicas_in_sync < 2:
+        return
+    import keras
+
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
 
 
 class Experiment:
@@ -464,12 +610,32 @@ class Experiment:
                     f"its splits are { {k: v.num_examples for k, v in splits.items()} }."
                 )
         common = dict(task=self.task, batch_size=config.batch_size, seed=config.seed)
+        # The batches of every remaining epoch, each epoch's order a function of
+        # (seed, epoch), so that a resumed run trains on what an uninterrupted
+        # one would. config.batch_size is the global batch: a strategy splits
+        # it across replicas.
+        first_epoch = getattr(self, "initial_epoch", 0)
+        replicas = getattr(self, "replicas", 1)
+        train_size = splits["train"].num_examples
+        # A last batch that leaves a replica empty is dropped (TF's CPU kernels
+        # reject empty batches); one device keeps it.
+        drop_remainder = replicas > 1 and starves_a_replica(
+            train_size, config.batch_size, replicas
+        )
         self.train = pipeline.make_dataset(
             self.builder,
             "train",
             shuffle=True,
             oversample=config.oversample or None,
+            epochs=(min(first_epoch, config.epochs), config.epochs),
+            drop_remainder=drop_remainder,
             **common,
+        )
+        self.steps_per_epoch = pipeline.epoch_steps(
+            train_size, config.batch_size, drop_remainder
+        )
+        common["batch_size"] = replica_batch_size(
+            splits["validation"].num_examples, config.batch_size, getattr(self, "replicas", 1)
         )
         self.validation = pipeline.make_dataset(self.builder, "validation", **common)
 
@@ -546,22 +712,38 @@ class Experiment:
         import keras
 
         config = self.config
+        # First: a multi-worker strategy configures collective ops, which
+        # TensorFlow accepts only before it has started (before any dataset).
+        strategy = make_strategy(config.strategy)
+        self.replicas = strategy.num_replicas_in_sync
+        if config.batch_size % self.replicas:
+            raise ConfigError(
+                f"Config key 'batch_size' is {config.batch_size}: the global batch, which "
+                f"strategy {config.strategy!r} splits across {self.replicas} replicas; "
+                "use a multiple of that."
+            )
         set_seed(config.seed, config.deterministic)
         if config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        self.prepare_data()
-        strategy = make_strategy(config.strategy)
         checkpoints = self.run_dir / "checkpoints"
-        state = {}
-        if (checkpoints / STATE_FILE).exists():
-            state = json.loads((checkpoints / STATE_FILE).read_text())
+        state, model_path = resume_point(checkpoints)
+        # prepare_data builds the training batches from this epoch on (resume).
+        self.initial_epoch = int(state.get("epochs_done", 0))
+        self.prepare_data()
+        if config.strategy == "multi_worker":
+            from flarekit.data.pipeline import shard_by_data
+
+            self.train = shard_by_data(self.train)
+            self.validation = shard_by_data(self.validation)
         with strategy.scope():
             if state:
-                model = keras.models.load_model(checkpoints / "last.keras")
+                model = keras.models.load_model(model_path)
+                restore_seed_states(model, state.get("seed_states"))
             else:
                 model = self.build_network(config)
                 self.adapt_normalization(model)
                 self.compile(model)
+        synchronize_batch_statistics(model, strategy)
         self._write_summary(model)
         epochs_done = int(state.get("epochs_done", 0))
         callbacks = [
@@ -584,6 +766,9 @@ class Experiment:
                 validation_data=self.validation,
                 epochs=config.epochs,
                 initial_epoch=epochs_done,
+                # Set when self.train holds the batches of all remaining epochs
+                # (make_dataset(epochs=...)), so that Keras reads on across epochs.
+                steps_per_epoch=getattr(self, "steps_per_epoch", None),
                 callbacks=callbacks,
                 class_weight=self.class_weight(),
                 shuffle=False,  # the dataset shuffles itself, seeded
@@ -596,8 +781,15 @@ class Experiment:
             samples = self.builder.info.splits["train"].num_examples
             self.timings["train_images_per_s"] = samples * (config.epochs - epochs_done) / train_seconds
         best_path = checkpoints / "best.keras"
+        if self.replicas > 1 and not best_path.exists():
+            best_path = resume_point(checkpoints)[1] or best_path
         if best_path.exists():
-            with strategy.scope():
+            # Several replicas: evaluate the checkpoint outside the strategy, on
+            # one device (predict_on_batch under a strategy gives every replica
+            # the whole batch and concatenates their outputs; multi-worker
+            # prediction would need collective ops).
+            local = self.replicas > 1
+            with contextlib.nullcontext() if local else strategy.scope():
                 model = keras.models.load_model(best_path)
         self.evaluate_and_report(model)
         return self.run_dir
@@ -689,9 +881,11 @@ class Experiment:
             "threshold": self.task.threshold,
             "classes": list(self.task.class_names),
             "horizon_hours": metadata.get("horizon_hours"),
-            "window_rule": metadata.get("window_rule", "largest flare peaking in (t, t + horizon]"),
+            "window_rule": metadata.get(
+                "window_rule", metadata.get("window", "largest flare peaking in (t, t + horizon]")
+            ),
             "label_definition": self._label_definition(metadata),
-            "unit": metadata.get("unit", "full disk" if "full_disk" in config.dataset else "active-region patch"),
+            "unit": metadata.get("unit", self._default_unit()),
             "flux_scale": metadata.get("flux_scale", "unstated"),
             "split": split_info,
             "split_counts": counts,
@@ -704,6 +898,11 @@ class Experiment:
             "smoke": config.smoke,
             "timings": self.timings,
         }
+
+    def _default_unit(self) -> str:
+        if self.task.input_key == "frames":
+            return "active-region sequence"
+        return "full disk" if "full_disk" in self.config.dataset else "active-region patch"
 
     def _label_definition(self, metadata) -> str:
         horizon = metadata.get("horizon_hours", "?")

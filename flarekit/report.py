@@ -149,8 +149,8 @@ def plot_training_curves(history: pd.DataFrame) -> Figure | None:
     """One panel per metric, training and validation curves together.
 
     Args:
-        history: history.csv as a DataFrame (Keras CSVLogger columns: epoch,
-            loss, val_loss, ...).
+        history: history.csv as a DataFrame (columns epoch, loss, val_loss,
+            ...; flarekit's run folders count epochs from 1).
 
     Returns:
         The figure, or None when there is nothing to plot.
@@ -159,7 +159,7 @@ def plot_training_curves(history: pd.DataFrame) -> Figure | None:
         return None
     numeric = history.select_dtypes("number")
     epochs = (
-        numeric["epoch"].to_numpy() + 1
+        numeric["epoch"].to_numpy()
         if "epoch" in numeric
         else np.arange(1, len(numeric) + 1)
     )

@@ -104,6 +104,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "flarekit.data.goes.convert_flux(x, 'sdo_benchmark', 'science') "
             "gives true flux",
             horizon_hours=24.0,
+            unit="active-region sample (SDO-Benchmark: 4 time steps x 10 channels)",
             window="largest GOES 1-8 A flux in the 24 h after `end`; timestamp is the "
             "last image, 10 min before `end`",
             cadence_minutes_before_end=list(archives.SDO_BENCHMARK_STEP_MINUTES),
@@ -145,6 +146,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                        "validation": int(np.sum(held_out.assignment == "validation")),
                        "test": len(test)},
             "test_hash": splits.hash_samples(test_times, test["region"].to_numpy()),
+            "split": {
+                "method": "official SDO-Benchmark train/test (disjoint active regions); "
+                "validation cut from training by region",
+                "gap_days": None,
+                "allow_leakage": False,
+            },
         })
         return {
             "train": self._generate_examples(training[held_out.assignment == "train"]),
