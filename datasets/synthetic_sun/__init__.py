@@ -1,0 +1,1 @@
+"""The synthetic Sun TFDS dataset (import with `datasets/` on sys.path)."""
