@@ -233,3 +233,84 @@ def channel_indices_for(wanted, available) -> tuple:
             f"have; its channels are {available}."
         )
     return tuple(available.index(name) for name in wanted)
+
+
+# ---- classes read from a feature (e.g. Mount Wilson), not from a flux ----
+
+MOUNT_WILSON_CLASSES = ("alpha", "beta", "beta-gamma", "beta-gamma-delta")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureClassTask(Task):
+    """A multiclass task whose target is an integer ClassLabel feature of the
+    dataset (the Mount Wilson class of an active region), not a flare flux.
+
+    Attributes:
+        label_feature: the feature holding the class index.
+    """
+
+    label_feature: str = "mount_wilson"
+
+    def labels_from_flux(self, peak_flux) -> np.ndarray:
+        raise ValueError(
+            f"The labels of this task come from feature {self.label_feature!r}, not "
+            "from a flux; use labels_from_features."
+        )
+
+    def labels_from_features(self, values) -> np.ndarray:
+        """The targets for an array of `label_feature` values (numpy).
+
+        Raises:
+            ValueError: a value outside [0, number of classes).
+        """
+        labels = np.asarray(values).astype(np.int64)
+        bad = labels[(labels < 0) | (labels >= len(self.class_names))]
+        if bad.size:
+            raise ValueError(
+                f"Feature {self.label_feature!r} holds {bad[:5].tolist()}, outside the "
+                f"{len(self.class_names)} classes {self.class_names}."
+            )
+        return labels
+
+    def __call__(self, features):
+        import tensorflow as tf
+
+        for key in (self.input_key, self.label_feature):
+            if key not in features:
+                raise ValueError(
+                    f"The {self.label_feature} task reads feature {key!r}, which this "
+                    f"dataset does not have; it has {sorted(features)}."
+                )
+        inputs = self.select_channels(tf.cast(features[self.input_key], tf.float32))
+        return inputs, tf.cast(features[self.label_feature], tf.int64)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "label_feature": self.label_feature}
+
+
+def feature_class(
+    label_feature: str = "mount_wilson",
+    class_names=MOUNT_WILSON_CLASSES,
+    input_key: str = "image",
+    channel_indices=(),
+) -> FeatureClassTask:
+    """Classes read from an integer feature, e.g. the Mount Wilson class of a patch.
+
+    Example:
+        >>> task = feature_class("mount_wilson")
+        >>> task.class_names
+        ('alpha', 'beta', 'beta-gamma', 'beta-gamma-delta')
+
+    Raises:
+        ValueError: fewer than two classes.
+    """
+    class_names = tuple(class_names)
+    if len(class_names) < 2:
+        raise ValueError(f"A class task needs >= 2 classes, got {class_names}.")
+    return FeatureClassTask(
+        "multiclass",
+        input_key,
+        class_names=class_names,
+        channel_indices=tuple(channel_indices),
+        label_feature=label_feature,
+    )
