@@ -389,6 +389,8 @@ def run(network_file, argv=None, **overrides) -> Path:
     config = load_config(folder / "config.py", smoke=args.smoke, overrides=cli_overrides)
     module = _import_network(Path(network_file).resolve())
     trainer = trainer_class(config.trainer)
+    # Refuse a config the trainer cannot run before any run folder is made.
+    trainer.check_config(config)
     name = experiment_name(folder)
     root = runs_root(config, folder)
     if config.strategy == "multi_worker" and not is_chief():
@@ -584,6 +586,12 @@ class Experiment:
         name: experiment name for reports.
     """
 
+    @classmethod
+    def check_config(cls, config: Config) -> None:
+        """Raise if this trainer cannot run `config`; called before the run folder
+        exists. Subclasses with protocol rules (e.g. what may be oversampled)
+        override it."""
+
     def __init__(self, config: Config, build_network, run_dir: Path, name: str = ""):
         self.config = config
         self.build_network = build_network
@@ -614,7 +622,9 @@ class Experiment:
         # (seed, epoch), so that a resumed run trains on what an uninterrupted
         # one would. config.batch_size is the global batch: a strategy splits
         # it across replicas.
-        first_epoch = getattr(self, "initial_epoch", 0)
+        # Experiment.run sets initial_epoch; other callers get one epoch that
+        # reshuffles on each pass, as before.
+        first_epoch = getattr(self, "initial_epoch", None)
         replicas = getattr(self, "replicas", 1)
         train_size = splits["train"].num_examples
         # A last batch that leaves a replica empty is dropped (TF's CPU kernels
@@ -622,16 +632,17 @@ class Experiment:
         drop_remainder = replicas > 1 and starves_a_replica(
             train_size, config.batch_size, replicas
         )
+        epochs = None if first_epoch is None else (min(first_epoch, config.epochs), config.epochs)
         self.train = pipeline.make_dataset(
             self.builder,
             "train",
             shuffle=True,
             oversample=config.oversample or None,
-            epochs=(min(first_epoch, config.epochs), config.epochs),
+            epochs=epochs,
             drop_remainder=drop_remainder,
             **common,
         )
-        self.steps_per_epoch = pipeline.epoch_steps(
+        self.steps_per_epoch = None if epochs is None else pipeline.epoch_steps(
             train_size, config.batch_size, drop_remainder
         )
         common["batch_size"] = replica_batch_size(
@@ -741,6 +752,7 @@ class Experiment:
                 restore_seed_states(model, state.get("seed_states"))
             else:
                 model = self.build_network(config)
+                self.check_input_shape(model)
                 self.adapt_normalization(model)
                 self.compile(model)
         synchronize_batch_statistics(model, strategy)
@@ -793,6 +805,24 @@ class Experiment:
                 model = keras.models.load_model(best_path)
         self.evaluate_and_report(model)
         return self.run_dir
+
+    def check_input_shape(self, model) -> None:
+        """The network takes what the dataset gives, or a ConfigError that says so
+        (rather than a shape error from deep inside the first training step)."""
+        inputs = getattr(model, "inputs", None)  # None for subclassed models
+        if not inputs or len(inputs) != 1:
+            return
+        expected = tuple(self.input_shape())
+        found = tuple(model.inputs[0].shape[1:])
+        if len(found) != len(expected) or any(
+            size is not None and size != want for size, want in zip(found, expected)
+        ):
+            raise ConfigError(
+                f"The network's input shape {found} does not match {self.config.dataset}'s "
+                f"{self.task.input_key!r} of shape {expected} (channels "
+                f"{list(self.config.channels) or list(self.channel_names)}); check config "
+                "keys such as 'image_size' and 'channels'."
+            )
 
     def _write_summary(self, model) -> None:
         buffer = io.StringIO()

@@ -90,6 +90,14 @@ class SequenceKFoldExperiment(Experiment):
         """A k-fold config key, or its default from `KFOLD_DEFAULTS`."""
         return self.config.get(key, KFOLD_DEFAULTS[key])
 
+    @classmethod
+    def check_config(cls, config) -> None:
+        """Refuse a forbidden oversampling variant before a run folder is made."""
+        from flarekit.data import sequences
+
+        sequences.oversampled_parts(config.get("oversampling", KFOLD_DEFAULTS["oversampling"]))
+        sequences.check_transforms(config.get("transforms", KFOLD_DEFAULTS["transforms"]))
+
     # ---- data -------------------------------------------------------------
     def check_protocol(self) -> tuple:
         """Oversampled parts and transforms; raises before any data is read.

@@ -35,6 +35,8 @@ def test_oversampling_the_test_block_raises_before_any_data_is_read(
             oversampling="train_validation_test",
             dataset="synthetic_sun/no_such_config",
         )
+    # Refused before anything was written: no stray run folder.
+    assert not (tmp_path / "runs").exists()
 
 
 def test_kfold_run_reports_mean_and_sd_over_folds(tmp_path, tfds_dir, monkeypatch):
