@@ -1,5 +1,16 @@
 """Keras layers that run inside flarekit models (preprocessing, augmentation)."""
 
+from flarekit.layers.augmentation import (
+    HemisphereFlip,
+    LogIntensityJitter,
+    RandomResizedCrop,
+    build_augmenter,
+)
+from flarekit.layers.generative import (
+    bin_pixels,
+    generation_preprocessing,
+    invert_preprocessing,
+)
 from flarekit.layers.preprocessing import (
     ChannelNormalization,
     DiskMask,
@@ -7,4 +18,16 @@ from flarekit.layers.preprocessing import (
     preprocessing_for,
 )
 
-__all__ = ["ChannelNormalization", "DiskMask", "LogScaling", "preprocessing_for"]
+__all__ = [
+    "ChannelNormalization",
+    "DiskMask",
+    "HemisphereFlip",
+    "LogIntensityJitter",
+    "LogScaling",
+    "RandomResizedCrop",
+    "bin_pixels",
+    "build_augmenter",
+    "generation_preprocessing",
+    "invert_preprocessing",
+    "preprocessing_for",
+]

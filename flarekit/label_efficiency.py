@@ -1,0 +1,357 @@
+"""Label efficiency: a pretrained encoder vs the same network from scratch.
+
+For each label fraction (1 %, 10 %, 100 % of the training labels) and seed,
+the fine-tuning experiment runs twice: once from the pretrained encoder, once
+from the same architecture re-initialised (`encoder_weights="random"`), so
+backbone, resolution, data subset, epochs and evaluation are the same on both
+sides and only the starting weights differ (SolarNet's comparison changed
+backbone and resolution at once). The seed picks the label subset (shared by
+both arms) and the initialisation. Scores are aggregated as mean +- sd over
+seeds (`flarekit.metrics.aggregate_runs`), never the best seed.
+
+Writes `<output>/label_efficiency.md` (table + figure), `label_efficiency.csv`
+(one row per run), `label_efficiency.json` and `figures/label_efficiency.png`.
+
+Example:
+    >>> folder = run_label_efficiency(
+    ...     "runs/ssl/simclr_pretrain/<time>/encoder.keras",
+    ...     output_dir="runs/label_efficiency")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ARMS = {
+    "pretrained": "fine-tuned from SimCLR encoder",
+    "random": "same network from scratch",
+}
+# Headline scores aggregated per (fraction, arm): TSS at the threshold chosen
+# on validation data, and the scores SCIENCE.md says must come with it.
+SCORE_KEYS = {
+    "tss": "headline.tss",
+    "hss2": "headline.hss2",
+    "false_alarm_ratio": "headline.false_alarm_ratio",
+    "bss": "headline.bss",
+    "roc_auc": "headline.roc_auc",
+}
+
+
+def run_label_efficiency(
+    encoder_path,
+    experiment: str = "ssl/finetune_binary",
+    fractions=(0.01, 0.1, 1.0),
+    seeds=(0, 1, 2),
+    arms=tuple(ARMS),
+    output_dir=None,
+    smoke: bool = False,
+    **overrides,
+) -> Path:
+    """Run the grid fractions x arms x seeds and write the comparison report.
+
+    Args:
+        encoder_path: the pretrained `.keras` encoder.
+        experiment: the fine-tuning experiment (name under network_models/ or
+            a folder).
+        fractions: label fractions.
+        seeds: seeds (label subset and initialisation).
+        arms: "pretrained" and/or "random".
+        output_dir: folder of the report; the runs go under
+            `<output_dir>/runs`.
+        smoke: use the experiment's smoke overrides.
+        **overrides: further config overrides for every run, e.g. `epochs`,
+            `freeze_epochs`, `min_steps_per_epoch` (the same for every
+            fraction: an epoch of a small subset is repeated up to
+            `min_steps_per_epoch` steps, so that 1 % of the labels still gets
+            enough optimizer steps, and validation runs once per epoch).
+
+    Returns:
+        The output folder.
+
+    Raises:
+        ValueError: an unknown arm or an empty grid.
+    """
+    from flarekit import experiment as fx
+
+    unknown = [arm for arm in arms if arm not in ARMS]
+    if unknown or not fractions or not seeds or not arms:
+        raise ValueError(
+            f"Need non-empty fractions, seeds and arms from {list(ARMS)}; got "
+            f"fractions {fractions}, seeds {seeds}, arms {arms}."
+        )
+    folder = fx.find_experiment(experiment)
+    output = Path(output_dir or "runs/label_efficiency").resolve()
+    (output / "figures").mkdir(parents=True, exist_ok=True)
+    config = fx.load_config(folder, smoke=smoke, overrides=overrides)
+    rows = []
+    for fraction in fractions:
+        for seed in seeds:
+            for arm in arms:
+                started = time.perf_counter()
+                run_overrides = {
+                    **overrides,
+                    "encoder_path": str(encoder_path),
+                    "encoder_weights": arm,
+                    "label_fraction": float(fraction),
+                    "seed": int(seed),
+                    "output_dir": str(output / "runs"),
+                }
+                run_dir = fx.run_experiment(
+                    folder, smoke=smoke, fresh=True, **run_overrides
+                )
+                metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+                settings = json.loads((Path(run_dir) / "config.json").read_text())
+                rows.append(
+                    {
+                        "fraction": float(fraction),
+                        "arm": arm,
+                        "seed": int(seed),
+                        "epochs": config.epochs,
+                        "freeze_epochs": config.freeze_epochs
+                        if arm == "pretrained"
+                        else 0,
+                        "steps": _steps(metrics),
+                        "labelled_examples": _labelled_examples(metrics),
+                        "wall_s": time.perf_counter() - started,
+                        "run_dir": str(run_dir),
+                        "dataset": settings["dataset"],
+                        "threshold": settings["threshold"],
+                        "metrics": metrics,
+                    }
+                )
+    write_label_efficiency_report(rows, output)
+    return output
+
+
+def _protocol_line(run_dir) -> str:
+    """The fine-tuning settings of a run, from its config.json."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return "- protocol: (config.json not found)"
+    config = json.loads(path.read_text())
+    keys = (
+        "batch_size",
+        "learning_rate",
+        "finetune_learning_rate",
+        "freeze_epochs",
+        "min_steps_per_epoch",
+        "normalize_features",
+        "zero_init_head",
+        "recalibrate_batch_norm",
+        "dropout",
+    )
+    return "- protocol: " + ", ".join(
+        f"{k} {config.get(k)}" for k in keys if k in config
+    )
+
+
+def rebuild_report(output) -> Path:
+    """Re-write the report of a finished grid from its runs' own files.
+
+    Args:
+        output: the folder `run_label_efficiency` wrote (with
+            label_efficiency.csv listing the run folders).
+
+    Returns:
+        Path of label_efficiency.md.
+    """
+    import pandas as pd
+
+    output = Path(output)
+    table = pd.read_csv(output / "label_efficiency.csv")
+    rows = []
+    for record in table.to_dict("records"):
+        run_dir = Path(record["run_dir"])
+        rows.append(
+            {
+                **{
+                    key: record[key]
+                    for key in (
+                        "fraction",
+                        "arm",
+                        "seed",
+                        "epochs",
+                        "freeze_epochs",
+                        "steps",
+                        "labelled_examples",
+                        "wall_s",
+                        "run_dir",
+                        "dataset",
+                        "threshold",
+                    )
+                },
+                "metrics": json.loads((run_dir / "metrics.json").read_text()),
+            }
+        )
+    return write_label_efficiency_report(rows, output)
+
+
+def _steps(metrics) -> int | None:
+    value = metrics.get("settings", {}).get("transfer", {}).get("optimizer_steps")
+    return None if value is None else int(value)
+
+
+def _labelled_examples(metrics) -> int | None:
+    transfer = metrics.get("settings", {}).get("transfer", {})
+    value = transfer.get("labelled_examples")
+    return None if value is None else int(value)
+
+
+def summarise(rows) -> list[dict]:
+    """Mean +- sd over seeds of each score, per (fraction, arm)."""
+    from flarekit.metrics import aggregate_runs
+
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["fraction"], row["arm"]), []).append(row)
+    summary = []
+    for (fraction, arm), members in sorted(groups.items()):
+        stats = aggregate_runs(
+            [m["metrics"] for m in members], list(SCORE_KEYS.values())
+        )
+        entry = {
+            "fraction": fraction,
+            "arm": arm,
+            "seeds": [m["seed"] for m in members],
+            "labelled_examples": members[0]["labelled_examples"],
+            "epochs": members[0]["epochs"],
+            "steps": members[0]["steps"],
+        }
+        for name, key in SCORE_KEYS.items():
+            entry[name] = stats[key]
+        summary.append(entry)
+    return summary
+
+
+def plot_label_efficiency(summary, ceiling=None):
+    """TSS (validation-chosen threshold) vs label fraction, mean +- sd, per arm,
+    each seed as a dot; `ceiling` (the Bayes-ceiling TSS) as a dotted line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.6, 4.0))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for arm, label in ARMS.items():
+        entries = [e for e in summary if e["arm"] == arm]
+        if not entries:
+            continue
+        fractions = [100 * e["fraction"] for e in entries]
+        means = [e["tss"]["mean"] for e in entries]
+        sds = [0.0 if np.isnan(e["tss"]["sd"]) else e["tss"]["sd"] for e in entries]
+        line = axes.errorbar(
+            fractions, means, yerr=sds, marker="o", capsize=4, label=label
+        )
+        colour = line[0].get_color()
+        for e, x in zip(entries, fractions):
+            values = e["tss"]["values"]
+            axes.scatter([x] * len(values), values, s=10, alpha=0.5, color=colour)
+    axes.set_xscale("log")
+    axes.set_xlabel("labelled training examples used (%)")
+    axes.set_ylabel("TSS (test, threshold chosen on validation)")
+    axes.axhline(0, color="grey", lw=0.8, ls="--")
+    if ceiling is not None and np.isfinite(ceiling):
+        axes.axhline(
+            ceiling, color="black", lw=0.8, ls=":", label="Bayes ceiling (test)"
+        )
+    axes.legend(fontsize=8)
+    axes.set_title("Label efficiency: mean ± sd over seeds")
+    figure.tight_layout()
+    return figure
+
+
+def write_label_efficiency_report(rows, output) -> Path:
+    """label_efficiency.md / .csv / .json and the figure, atomically.
+
+    Args:
+        rows: one dict per run (fraction, arm, seed, epochs, metrics, ...).
+        output: the report folder.
+
+    Returns:
+        Path of label_efficiency.md.
+    """
+    import pandas as pd
+
+    from flarekit.io import (
+        atomic_write,
+        write_csv_atomic,
+        write_json_atomic,
+        write_text_atomic,
+    )
+    from flarekit.metrics import format_mean_sd, format_number, get_path
+
+    output = Path(output)
+    summary = summarise(rows)
+    flat = pd.DataFrame(
+        [
+            {
+                **{k: row[k] for k in row if k != "metrics"},
+                **{
+                    name: get_path(row["metrics"], key)
+                    for name, key in SCORE_KEYS.items()
+                },
+            }
+            for row in rows
+        ]
+    )
+    write_csv_atomic(output / "label_efficiency.csv", flat)
+    write_json_atomic(output / "label_efficiency.json", {"summary": summary})
+    ceiling = get_path(rows[0]["metrics"], "bayes_ceiling.tss")
+    figure = plot_label_efficiency(summary, None if ceiling is None else float(ceiling))
+    figure_path = output / "figures" / "label_efficiency.png"
+    atomic_write(figure_path, lambda f: figure.savefig(f, format="png", dpi=110), "wb")
+    first = rows[0]
+    settings = first["metrics"].get("settings", {})
+    lines = [
+        "# Label efficiency: SimCLR-pretrained encoder vs the same network "
+        "from scratch",
+        "",
+        f"- dataset `{first['dataset']}`, task: a flare >= {first['threshold']} within "
+        f"{settings.get('horizon_hours', '?')} h, unit: {settings.get('unit', '?')}",
+        f"- test split: {settings.get('split_counts', {}).get('test', '?')} samples, "
+        "scored whole; thresholds chosen on the whole validation split",
+        "- both arms: same encoder architecture and input resolution, same label "
+        "subset per seed, same epochs; the pretrained arm trains its head alone "
+        "for the first epochs (backbone frozen), then everything at a lower rate",
+        _protocol_line(first["run_dir"]),
+        f"- seeds: {sorted({r['seed'] for r in rows})}; "
+        "mean ± sd (sample sd) over seeds",
+        f"- test base rate {format_number(get_path(first['metrics'], 'base_rates.test'))}; "
+        "Bayes-ceiling TSS on the test set (the true probability thresholded "
+        f"optimally) {format_number(get_path(first['metrics'], 'bayes_ceiling.tss'))}",
+        "",
+        "| labels | examples | epochs (steps) | arm | TSS | HSS2 "
+        "| false-alarm ratio | BSS | ROC AUC |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in summary:
+        cells = [
+            format_mean_sd(entry[name]["mean"], entry[name]["sd"])
+            for name in SCORE_KEYS
+        ]
+        lines.append(
+            f"| {100 * entry['fraction']:g} % | {entry['labelled_examples']} | "
+            f"{entry['epochs']} ({entry['steps']}) | {ARMS[entry['arm']]} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    missing = [e for e in summary if e["tss"]["n_missing"]]
+    if missing:
+        lines += [
+            "",
+            f"Undefined TSS in {sum(e['tss']['n_missing'] for e in missing)} run(s) "
+            "(no positive or no negative forecast); left out of the mean.",
+        ]
+    lines += [
+        "",
+        "![label efficiency](figures/label_efficiency.png)",
+        "",
+        f"Runs: {len(rows)}, total wall time "
+        f"{sum(r['wall_s'] for r in rows) / 60:.1f} min; "
+        "per-run folders and reports are under `runs/`.",
+    ]
+    return write_text_atomic(output / "label_efficiency.md", "\n".join(lines) + "\n")

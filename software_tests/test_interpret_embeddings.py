@@ -1,0 +1,42 @@
+"""Embeddings: features with class colours, t-SNE keeps separated groups apart."""
+
+import numpy as np
+import pytest
+
+from flarekit import interpret_embeddings
+
+
+def test_tsne_separates_well_separated_groups_and_plots(tmp_path):
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(0, 1, (15, 8)), rng.normal(12, 1, (15, 8))])
+    labels = np.repeat([0, 1], 15)
+    points = interpret_embeddings.tsne_embedding(features, seed=0)
+    assert points.shape == (30, 2)
+    centres = [points[labels == k].mean(axis=0) for k in (0, 1)]
+    spread = max(points[labels == k].std(axis=0).max() for k in (0, 1))
+    assert np.linalg.norm(centres[0] - centres[1]) > 3 * spread
+    labelled = {
+        "goes_class": (labels, ("quiet", "A")),
+        "mount_wilson": (1 - labels, ("alpha", "beta")),
+    }
+    figure = interpret_embeddings.plot_embedding(
+        points, labelled, tmp_path / "tsne.png"
+    )
+    assert (tmp_path / "tsne.png").stat().st_size > 1000 and len(figure.axes) == 2
+    with pytest.raises(ValueError, match="at least 3"):
+        interpret_embeddings.tsne_embedding(features[:2])
+
+
+def test_encode_reads_features_and_class_labels(smoke_builder):
+    from flarekit import models
+
+    encoder = models.build_encoder(
+        ("magnetogram", "continuum", "euv_171", "euv_94"), image_size=8, filters=(4,)
+    )
+    features, labelled = interpret_embeddings.encode(
+        encoder, smoke_builder, "validation", max_examples=20
+    )
+    assert features.shape == (20, 4)
+    assert set(labelled) == {"goes_class", "mount_wilson"}
+    labels, names = labelled["mount_wilson"]
+    assert len(labels) == 20 and names[0] == "alpha"
