@@ -480,6 +480,34 @@ class RunCheckpoint:
         return _RunCheckpoint()
 
 
+def predict_with_features(model, data, keep, num_outputs: int):
+    """Run `model` over a dataset of `(inputs, targets, features)` batches.
+
+    Args:
+        model: a compiled Keras model.
+        data: batches from `make_dataset(..., keep_features=keep)`.
+        keep: the feature names carried beside each batch.
+        num_outputs: width of the model's output (for an empty dataset).
+
+    Returns:
+        (outputs [n, num_outputs] float64, {feature: numpy array over all
+        samples}), with byte strings decoded to str.
+    """
+    outputs, columns = [], {key: [] for key in keep}
+    for inputs, _, meta in data:
+        outputs.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float64))
+        for key in keep:
+            columns[key].append(meta[key].numpy())
+    merged = {}
+    for key, parts in columns.items():
+        values = np.concatenate(parts) if parts else np.array([])
+        if values.dtype == object:
+            values = np.array([v.decode() if isinstance(v, bytes) else v for v in values])
+        merged[key] = values
+    output = np.concatenate(outputs) if outputs else np.zeros((0, num_outputs))
+    return output, merged
+
+
 def _save_model_atomic(model, path: Path) -> None:
     temporary = path.with_name(f".{path.stem}.tmp.keras")
     model.save(temporary)
@@ -689,7 +717,7 @@ class Experiment:
         stride = max(1, samples // max(1, self.config.normalization_samples))
         # A strided subset covers the whole training period, not just its start.
         data = pipeline.make_dataset(
-            self.builder, f"train", task=self.task, batch_size=None, cache=False
+            self.builder, "train", task=self.task, batch_size=None, cache=False
         ).shard(stride, 0).batch(256)
         for layer in layers:
             upstream = keras.Model(model.inputs, layer.input)
@@ -851,27 +879,16 @@ class Experiment:
             cache=False,
             keep_features=keep,
         )
-        outputs, columns = [], {key: [] for key in keep}
-        for inputs, _, meta in data:
-            outputs.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float64))
-            for key in keep:
-                columns[key].append(meta[key].numpy())
-        frame = {"split": split}
-        for key in keep:
-            if key == "probability":
-                continue
-            values = np.concatenate(columns[key]) if columns[key] else np.array([])
-            if values.dtype == object:
-                values = [v.decode() if isinstance(v, bytes) else v for v in values]
-            frame[key] = values
-        frame = pd.DataFrame(frame)
+        output, columns = predict_with_features(model, data, keep, self.task.num_outputs)
+        frame = pd.DataFrame(
+            {"split": split, **{k: v for k, v in columns.items() if k != "probability"}}
+        )
         peak_flux = frame["peak_flux"].to_numpy()
         if "previous_peak_flux" not in frame:
             frame["previous_peak_flux"] = np.nan
         if "goes_class" not in frame:
             frame["goes_class"] = goes.flux_to_class_index(peak_flux)
         frame["true_probability"] = self._true_probability(columns.get("probability"))
-        output = np.concatenate(outputs) if outputs else np.zeros((0, self.task.num_outputs))
         labels = self.task.labels_from_flux(peak_flux)
         if self.task.kind == "binary":
             frame["label"] = labels
@@ -885,10 +902,15 @@ class Experiment:
             frame["log_flux_pred"] = output[:, 0]
         return frame
 
-    def _true_probability(self, batches):
-        """The synthetic Sun's true probability for this task's threshold, else NaN."""
+    def _true_probability(self, probabilities):
+        """The synthetic Sun's true probability for this task's threshold, else NaN.
+
+        Args:
+            probabilities: [n, k] true probabilities for the dataset's
+                `probability_thresholds`, or None.
+        """
         thresholds = list(self.metadata.get("probability_thresholds", ()))
-        if not batches or self.task.kind != "binary":
+        if probabilities is None or self.task.kind != "binary":
             return np.nan
         from flarekit.data import goes
 
@@ -896,7 +918,7 @@ class Experiment:
         matches = [i for i, flux in enumerate(fluxes) if np.isclose(flux, self.task.threshold_flux)]
         if not matches:
             return np.nan
-        return np.concatenate(batches)[:, matches[0]]
+        return np.asarray(probabilities)[:, matches[0]]
 
     def settings(self) -> dict:
         """What makes this run's numbers comparable (SCIENCE.md), for the report."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flarekit.experiment import Experiment
+from flarekit.experiment import Experiment, predict_with_features
 from flarekit.io import write_text_atomic
 
 
@@ -103,22 +103,11 @@ class FeatureClassExperiment(Experiment):
             cache=False,
             keep_features=keep,
         )
-        outputs, columns = [], {key: [] for key in keep}
-        for inputs, _, meta in data:
-            outputs.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float64))
-            for key in keep:
-                columns[key].append(meta[key].numpy())
-        frame = {"split": split}
-        for key in keep:
-            values = np.concatenate(columns[key])
-            if values.dtype == object:
-                values = [v.decode() if isinstance(v, bytes) else v for v in values]
-            frame[key] = values
-        frame = pd.DataFrame(frame)
+        output, columns = predict_with_features(model, data, keep, len(self.task.class_names))
+        frame = pd.DataFrame({"split": split, **columns})
         frame["label"] = self.task.labels_from_features(
             frame.pop(self.task.label_feature)
         )
-        output = np.concatenate(outputs)
         for index, name in enumerate(self.task.class_names):
             frame[f"prob_{name}"] = output[:, index]
         return frame

@@ -44,6 +44,7 @@ from flarekit.experiment import (
     Experiment,
     RunCheckpoint,
     make_strategy,
+    predict_with_features,
     set_seed,
 )
 from flarekit.io import write_csv_atomic, write_json_atomic, write_text_atomic
@@ -253,23 +254,13 @@ class SequenceKFoldExperiment(Experiment):
             cache=False,
             keep_features=keep,
         )
-        outputs, columns = [], {key: [] for key in keep}
-        for inputs, _, meta in data:
-            outputs.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float64))
-            for key in keep:
-                columns[key].append(meta[key].numpy())
-        frame = {"split": name}
-        for key in keep:
-            if key == "probability":
-                continue
-            values = np.concatenate(columns[key])
-            if values.dtype == object:
-                values = [v.decode() if isinstance(v, bytes) else v for v in values]
-            frame[key] = values
-        frame = pd.DataFrame(frame)
+        output, columns = predict_with_features(model, data, keep, 1)
+        frame = pd.DataFrame(
+            {"split": name, **{k: v for k, v in columns.items() if k != "probability"}}
+        )
         frame["true_probability"] = self._true_probability(columns.get("probability"))
         frame["label"] = self.task.labels_from_flux(frame["peak_flux"].to_numpy())
-        frame["probability"] = np.concatenate(outputs)[:, 0]
+        frame["probability"] = output[:, 0]
         return frame
 
     def fold_settings(self, fold: int) -> dict:
