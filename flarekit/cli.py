@@ -1,7 +1,7 @@
 """The `flarekit` command line.
 
     flarekit run network_models/xray_flux_forecast/starting_point [--smoke] [--set k=v]
-    flarekit build synthetic_sun/active_region [--data-dir DIR]
+    flarekit build synthetic_sun/active_region [--data-dir DIR] [--beam-options OPTS]
     flarekit report runs/xray_flux_forecast/starting_point/<time>
     flarekit explain --run RUN [--n 8]
     flarekit compare runs/ [--output DIR]
@@ -51,11 +51,18 @@ def _run(parser):
 def _build(parser):
     parser.add_argument("dataset", help='e.g. "synthetic_sun/active_region"')
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--beam-options", default=None,
+                        help='build as an Apache Beam pipeline, e.g. "runner=DirectRunner"')
+    parser.add_argument("--manual-dir", default=None, help="manually downloaded archives")
 
     def handle(args):
         from flarekit.data import pipeline
 
-        builder = pipeline.get_builder(args.dataset, args.data_dir)
+        if args.beam_options:
+            builder = pipeline.build_with_beam(
+                args.dataset, args.beam_options, args.data_dir, args.manual_dir)
+        else:
+            builder = pipeline.get_builder(args.dataset, args.data_dir)
         for name, split in builder.info.splits.items():
             print(f"{args.dataset} {name}: {split.num_examples} examples")
 
@@ -90,20 +97,22 @@ def _report(parser):
 
 @register("sample", "generate images of one GOES class from a trained generative run")
 def _sample(parser):
-    parser.add_argument("--run", required=True, help="run folder of a diffusion or cvae experiment")
-    parser.add_argument("--goes-class", default="M", help='"quiet", "A" ... "X", or e.g. "M2.5"')
+    parser.add_argument("--run", required=True, help="a diffusion or cvae run folder")
+    parser.add_argument("--goes-class", default="M", help='e.g. "quiet", "M", "M2.5"')
     parser.add_argument("--n", type=int, default=16, help="number of images")
     parser.add_argument("--sampler", default="dpmpp", choices=("ddpm", "ddim", "dpmpp"))
     parser.add_argument("--steps", type=int, default=20, help="sampling steps")
-    parser.add_argument("--guidance", type=float, default=2.0, help="guidance scale (1 = none)")
+    parser.add_argument("--guidance", type=float, default=2.0, help="1 = no guidance")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output folder")
 
     def handle(args):
         from flarekit.generation_experiment import sample_to_folder
 
-        out = sample_to_folder(args.run, args.goes_class, args.n, args.sampler, args.steps,
-                               args.out, guidance_scale=args.guidance, seed=args.seed)
+        out = sample_to_folder(
+            args.run, args.goes_class, args.n, args.sampler, args.steps, args.out,
+            guidance_scale=args.guidance, seed=args.seed,
+        )
         print(out / "contact_sheet.png")
 
     return handle

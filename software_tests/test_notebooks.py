@@ -15,6 +15,15 @@ NOTEBOOK_FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = {
     "01_explore_synthetic_sun": {},
     "02_train_flare_forecaster": {},
+    "03_prepare_real_data": {},
+    "04_pretrain_simclr": {},
+    "05_finetune_pretrained_encoder": {},
+    "06_classify_active_regions_vit": {},
+    "07_forecast_from_sequences": {},
+    "08_train_conditional_diffusion": {},
+    "09_sample_and_evaluate": {},
+    "10_rebalance_with_generated_images": {},
+    "11_explain_a_forecast": {},
 }
 
 

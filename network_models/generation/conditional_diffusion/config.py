@@ -1,0 +1,66 @@
+# Class-conditional diffusion model of active-region patches: generate a
+# magnetogram and a hot EUV (94-like) image for a chosen GOES class, with
+# classifier-free guidance (Ramunno & Csillaghy's setting, on the synthetic Sun).
+#
+# Copy this folder to start a new experiment; every key can be overridden:
+# python network.py --set epochs=10 --set prediction_type=noise
+
+trainer = "diffusion"  # flarekit.generation_experiment.DiffusionExperiment
+
+# --- data ---
+dataset = "synthetic_sun/active_region"  # TFDS "<builder>/<config>"
+data_dir = ""  # "" = $FLAREKIT_DATA_DIR or ~/tensorflow_datasets
+task = "generation"
+condition = (
+    "goes_class"  # goes_class (quiet, A, B, C, M, X) | log_flux (log10 peak flux)
+)
+# Two of the four channels: the field that sets the flare rate, and the hot
+# corona that brightens in flares. Fewer channels train faster on a CPU.
+channels = ("magnetogram", "euv_94")
+image_size = 64  # the dataset's patch size
+# Generate at image_size / bin_factor: 2 x 2 binning (32 x 32) makes a CPU
+# run of ~10 minutes possible; set 1 on a GPU to generate at 64 x 64.
+bin_factor = 2
+
+# --- architecture ---
+widths = (16, 32, 64)  # UNet channels per level (32, 16, 8 px at bin_factor 2)
+blocks_per_level = 1
+attention_resolution = 8  # self-attention on feature maps of <= 8 x 8 px
+embedding_dim = 64  # time and condition embeddings
+dropout = 0.0
+
+# --- diffusion ---
+schedule = "cosine"  # cosine | linear
+prediction_type = "velocity"  # noise | image | velocity (v is stable at both ends of t)
+p_uncond = 0.1  # condition dropout: teaches the null condition guidance needs
+ema_decay = 0.995  # short horizon: a CPU run has only ~1000 steps
+
+# --- optimisation ---
+batch_size = 32
+epochs = 3
+learning_rate = 1e-3
+weight_decay = 1e-4
+mixed_precision = True  # bfloat16 compute: ~1.8x faster training on this CPU
+seed = 0
+
+# --- closing samples (the report's contact sheet) ---
+sample_sampler = "dpmpp"  # ddpm | ddim | dpmpp
+sample_steps = 20
+guidance_scale = 2.0  # 1 = plain conditional model
+samples_per_class = 4
+output_dir = "runs"
+
+# A CPU run of well under a minute, for CI and for checking a copied folder works.
+smoke = dict(
+    dataset="synthetic_sun/active_region_smoke",
+    image_size=32,
+    bin_factor=4,  # 8 x 8 images
+    widths=(8, 16),
+    embedding_dim=16,
+    attention_resolution=4,
+    epochs=1,
+    batch_size=16,
+    mixed_precision=False,
+    sample_steps=2,
+    samples_per_class=1,
+)
