@@ -21,35 +21,56 @@ def _images_per_second(dataset, count_fn, max_seconds: float | None = None) -> t
     return images / seconds, images, seconds
 
 
-def pipeline_throughput(name: str, split: str = "train", task=None, batch_size: int = 32,
-                        data_dir: str | None = None) -> dict:
+def pipeline_throughput(name, split: str = "train", task=None, batch_size: int = 32,
+                        data_dir: str | None = None, repeats: int = 5) -> dict:
     """Images/s of `make_dataset` against a raw read of the same TFRecord files.
 
     The raw read is `tf.data.TFRecordDataset` over the split's files with no
     parsing: the ceiling any pipeline over those files can reach. The pipeline
-    is measured twice: the first epoch (parse, decode, task map, batch) and a
-    cached epoch (what every later training epoch costs).
+    is measured for a first epoch (parse, decode, task map, batch; no cache)
+    and a cached epoch (what every later training epoch costs with
+    `cache=True`). Raw and first-epoch runs alternate `repeats` times and the
+    medians count.
+
+    Args:
+        name: dataset name or a TFDS builder.
 
     Returns:
         dict with images/s of each, the image count, and the ratios.
     """
+    import os
+    import statistics
+
     import tensorflow as tf
 
     from flarekit.data import pipeline, tasks
 
-    builder = pipeline.get_builder(name, data_dir)
+    builder = name if hasattr(name, "as_dataset") else pipeline.get_builder(name, data_dir)
     task = task or tasks.binary("M1.0")
     files = [str(path) for path in builder.data_path.glob(f"*-{split}.tfrecord-*")]
     if not files:
         raise ValueError(f"No TFRecord files of split {split!r} in {builder.data_path}.")
-    raw = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE).batch(batch_size)
-    raw_rate, raw_images, _ = _images_per_second(raw, lambda batch: int(batch.shape[0]))
-    data = pipeline.make_dataset(builder, split, task, batch_size=batch_size, cache=True)
-    first_rate, images, _ = _images_per_second(data, lambda batch: int(batch[1].shape[0]))
-    cached_rate, _, _ = _images_per_second(data, lambda batch: int(batch[1].shape[0]))
-    megabytes = sum(__import__("os").path.getsize(f) for f in files) / 1e6
+
+    def count(batch):
+        return int(batch[1].shape[0]) if isinstance(batch, tuple) else int(batch.shape[0])
+
+    raw_rates, first_rates = [], []
+    for _ in range(repeats):
+        raw = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
+        raw_rate, raw_images, _ = _images_per_second(raw.batch(batch_size), count)
+        raw_rates.append(raw_rate)
+        data = pipeline.make_dataset(builder, split, task, batch_size=batch_size, cache=False)
+        first_rate, images, _ = _images_per_second(data, count)
+        first_rates.append(first_rate)
+    cached = pipeline.make_dataset(builder, split, task, batch_size=batch_size, cache=True)
+    _images_per_second(cached, count)  # fills the cache
+    cached_rate = statistics.median(
+        _images_per_second(cached, count)[0] for _ in range(repeats)
+    )
+    raw_rate, first_rate = statistics.median(raw_rates), statistics.median(first_rates)
+    megabytes = sum(os.path.getsize(f) for f in files) / 1e6
     return {
-        "dataset": name,
+        "dataset": builder.info.full_name,
         "split": split,
         "images": images,
         "tfrecord_megabytes": megabytes,
@@ -60,3 +81,604 @@ def pipeline_throughput(name: str, split: str = "train", task=None, batch_size: 
         "cached_epoch_over_raw": cached_rate / raw_rate,
         "raw_images_checked": raw_images,
     }
+
+
+def model_training_throughput(model, input_shape, batch_size: int = 32, steps: int = 10,
+                              loss: str = "binary_crossentropy", seed: int = 0) -> dict:
+    """Samples/s of `model.fit` train steps alone, on random inputs in memory.
+
+    No input pipeline, no validation pass, no checkpoint: the cost of the
+    network's forward and backward pass. One warm-up epoch traces the graph
+    first. Compare models measured back to back in one process.
+
+    Args:
+        model: an uncompiled Keras model with one input and one output.
+        input_shape: shape of one sample, e.g. (16, 32, 32, 4).
+        batch_size: samples per step.
+        steps: timed steps.
+        loss: "binary_crossentropy" (targets 0/1) or
+            "sparse_categorical_crossentropy" (targets class indices).
+        seed: seed of the random inputs.
+
+    Returns:
+        dict with samples_per_s, parameters, batch_size, steps, seconds.
+    """
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(size=(batch_size * steps, *input_shape)).astype("float32")
+    classes = int(model.output_shape[-1]) if loss.startswith("sparse") else 2
+    targets = rng.integers(0, classes, size=(batch_size * steps, 1))
+    if not loss.startswith("sparse"):
+        targets = targets.astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    model.fit(inputs[: 2 * batch_size], targets[: 2 * batch_size], batch_size=batch_size,
+              epochs=1, verbose=0)
+    started = time.perf_counter()
+    model.fit(inputs, targets, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    seconds = time.perf_counter() - started
+    return {
+        "samples_per_s": batch_size * steps / seconds,
+        "parameters": int(model.count_params()),
+        "batch_size": batch_size,
+        "steps": steps,
+        "seconds": seconds,
+    }
+
+
+# ---- raw files: JPEG and FITS ---------------------------------------------------
+
+
+def _smooth_disk_images(count: int, size: int, seed: int = 0):
+    """`count` float32 [size, size] images: a limb-darkened disk with smooth
+    structure, so JPEG and FITS hold data of solar-image-like entropy."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    axis = (np.arange(size) - (size - 1) / 2) / (0.45 * size)
+    x, y = np.meshgrid(axis, axis)
+    mu = np.sqrt(np.clip(1 - x * x - y * y, 0, 1))
+    for _ in range(count):
+        coarse = rng.standard_normal((size // 16, size // 16)).astype(np.float32)
+        detail = np.kron(coarse, np.ones((16, 16), np.float32))
+        yield (mu * (1000 + 150 * detail) + rng.normal(0, 5, (size, size))).astype(np.float32)
+
+
+def write_image_files(folder, kind: str, count: int = 256, size: int = 256) -> list:
+    """Write `count` images as 8-bit JPEG ("jpeg") or float32 FITS ("fits") files.
+
+    Returns:
+        The file paths, as str.
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, image in enumerate(_smooth_disk_images(count, size)):
+        if kind == "jpeg":
+            from PIL import Image
+
+            path = folder / f"image_{index:05d}.jpg"
+            scaled = np.clip(image / image.max() * 255, 0, 255).astype(np.uint8)
+            Image.fromarray(scaled).save(path, quality=90)
+        elif kind == "fits":
+            from astropy.io import fits
+
+            path = folder / f"image_{index:05d}.fits"
+            fits.PrimaryHDU(image).writeto(path, overwrite=True)
+        else:
+            raise ValueError(f"kind must be 'jpeg' or 'fits', got {kind!r}.")
+        paths.append(str(path))
+    return paths
+
+
+def _read_fits_array(path):
+    from astropy.io import fits
+
+    with fits.open(path.decode() if isinstance(path, bytes) else path, memmap=False) as hdul:
+        return hdul[0].data.astype("float32")
+
+
+def file_pipeline_throughput(kind: str, paths, batch_size: int = 32, repeats: int = 5,
+                             reads: int = 2048) -> dict:
+    """Images/s of a decoding tf.data pipeline against raw reads of the same files.
+
+    Raw read: `tf.io.read_file` of every file, batched (the bytes, no decoding):
+    the ceiling of any pipeline over these files. Pipeline: read, decode
+    (`tf.io.decode_jpeg`; FITS through astropy in `tf.numpy_function`), cast to
+    float32, batch, prefetch, AUTOTUNE parallelism. Each run reads the files
+    over and over up to `reads` images (runs of a few tenths of a second, not
+    a few hundredths); raw and pipeline runs alternate `repeats` times, and the
+    medians count (files are in the page cache for both).
+
+    Returns:
+        dict with images/s of each and their ratio.
+    """
+    import tensorflow as tf
+
+    autotune = tf.data.AUTOTUNE
+    passes = max(1, reads // len(paths))
+    names = tf.data.Dataset.from_tensor_slices(list(paths)).repeat(passes)
+
+    def raw():
+        return names.map(tf.io.read_file, num_parallel_calls=autotune).batch(batch_size)
+
+    def decoded():
+        if kind == "jpeg":
+            def decode(path):
+                image = tf.io.decode_jpeg(tf.io.read_file(path), channels=1)
+                return tf.cast(image, tf.float32)
+        else:
+            def decode(path):
+                image = tf.numpy_function(_read_fits_array, [path], tf.float32)
+                return tf.ensure_shape(image, (None, None))
+
+        return (names.map(decode, num_parallel_calls=autotune)
+                .batch(batch_size).prefetch(autotune))
+
+    def count(batch):
+        return int(batch.shape[0])
+
+    raw_rates, pipeline_rates = [], []
+    for _ in range(repeats):
+        raw_rates.append(_images_per_second(raw(), count)[0])
+        pipeline_rates.append(_images_per_second(decoded(), count)[0])
+    import statistics
+
+    raw_rate, pipeline_rate = statistics.median(raw_rates), statistics.median(pipeline_rates)
+    return {
+        "format": kind,
+        "files": len(paths),
+        "raw_images_per_s": raw_rate,
+        "pipeline_images_per_s": pipeline_rate,
+        "pipeline_over_raw": pipeline_rate / raw_rate,
+    }
+
+
+# ---- training throughput -------------------------------------------------------
+
+# The networks of flarekit at CPU-sized settings (what the starters train).
+TRAINING_MODELS = ("cnn", "vit", "video", "unet")
+
+
+def _training_setup(name: str, jit_compile: bool):
+    """(model, batch data, images per batch) for one benchmark network."""
+    import keras
+    import numpy as np
+
+    from flarekit import models
+    from flarekit.data import tasks
+
+    rng = np.random.default_rng(0)
+    head = models.build_head(tasks.binary("M1.0"))
+    if name == "cnn":
+        model = models.build_cnn((64, 64, 4), filters=(32, 64, 128), dense_units=64,
+                                 head=head)
+        batch = (rng.normal(size=(32, 64, 64, 4)).astype("float32"),
+                 rng.integers(0, 2, (32, 1)).astype("float32"))
+    elif name == "vit":
+        model = models.build_vit((64, 64, 4), patch_size=8, hidden_dim=64, num_layers=4,
+                                 num_heads=4, mlp_dim=128, head=head)
+        batch = (rng.normal(size=(32, 64, 64, 4)).astype("float32"),
+                 rng.integers(0, 2, (32, 1)).astype("float32"))
+    elif name == "video":
+        model = models.build_video_transformer(
+            (16, 32, 32, 4), "factorised", tubelet_size=(2, 8, 8), hidden_dim=64,
+            num_layers=4, num_heads=4, mlp_dim=128, head=head)
+        batch = (rng.normal(size=(8, 16, 32, 32, 4)).astype("float32"),
+                 rng.integers(0, 2, (8, 1)).astype("float32"))
+    elif name == "unet":
+        from flarekit.models.unet import build_unet
+        from flarekit.training.diffusion import DiffusionModel
+
+        network = build_unet((32, 32, 2), widths=(32, 64, 128), condition="goes_class")
+        # An identity preprocessing: DiffusionModel cannot build an empty one.
+        model = DiffusionModel(network, preprocessing=[keras.layers.Identity()])
+        batch = ({"images": rng.normal(size=(16, 32, 32, 2)).astype("float32"),
+                  "condition": rng.integers(0, 6, (16,)).astype("int32")},)
+    else:
+        raise ValueError(f"Unknown benchmark model {name!r}; known: {TRAINING_MODELS}.")
+    images = len(batch[0]["images"]) if name == "unet" else len(batch[0])
+    if name != "unet":
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
+                      jit_compile=jit_compile)
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(2e-4), jit_compile=jit_compile)
+    return model, batch, images
+
+
+def training_throughput(name: str, precisions=("float32", "mixed_bfloat16"),
+                        jit_options=(False, True), rounds: int = 5,
+                        round_seconds: float = 1.0) -> list:
+    """Training images/s of one network in every precision and XLA setting.
+
+    `train_on_batch` on one in-memory batch. All variants are built and warmed
+    up first (two steps: tracing and XLA compilation, timed apart); then they
+    are timed in `rounds` interleaved rounds of about `round_seconds` each,
+    and the median step time counts, so that a change of load on a shared
+    machine hits every variant alike.
+
+    Args:
+        name: one of `TRAINING_MODELS`.
+        precisions: Keras global policies ("float32", "mixed_bfloat16").
+        jit_options: `jit_compile` settings.
+
+    Returns:
+        One dict per variant: images_per_s, compile_s, steps timed.
+    """
+    import statistics
+
+    import keras
+
+    keras.backend.clear_session()
+    variants = {}
+    try:
+        for precision in precisions:
+            keras.mixed_precision.set_global_policy(precision)
+            for jit in jit_options:
+                model, batch, images = _training_setup(name, bool(jit))
+                started = time.perf_counter()
+                for _ in range(2):
+                    model.train_on_batch(*batch)
+                compile_s = time.perf_counter() - started
+                variants[(precision, bool(jit))] = {
+                    "model": model, "batch": batch, "images": images,
+                    "compile_s": compile_s, "step_s": [],
+                }
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    for _ in range(rounds):
+        for variant in variants.values():
+            model, batch = variant["model"], variant["batch"]
+            steps, started = 0, time.perf_counter()
+            while steps < 1 or time.perf_counter() - started < round_seconds:
+                model.train_on_batch(*batch)
+                steps += 1
+            variant["step_s"].append((time.perf_counter() - started) / steps)
+    rows = []
+    for (precision, jit), variant in variants.items():
+        step_s = statistics.median(variant["step_s"])
+        rows.append({"model": name, "precision": precision, "jit_compile": jit,
+                     "images_per_s": variant["images"] / step_s,
+                     "step_s_rounds": variant["step_s"],
+                     "compile_s": variant["compile_s"],
+                     "parameters": int(variant["model"].count_params())})
+    return rows
+
+
+# ---- sampler wall time -----------------------------------------------------------
+
+
+def sampler_timing(samplers=("ddim", "dpmpp", "ddpm"), steps=(5, 10, 20, 40),
+                   images: int = 8, rounds: int = 3) -> list:
+    """Wall time per generated image against sampling steps, per sampler.
+
+    One `DiffusionModel` around a small UNet (32x32x2, widths 32/64/128),
+    untrained (the cost of a step does not depend on the weights); the
+    compiled sampling loop is warmed up once per sampler, then the step counts
+    are timed in `rounds` interleaved rounds and the median counts.
+
+    Returns:
+        One dict per (sampler, steps): seconds_per_image, compile_s.
+    """
+    import statistics
+
+    import keras
+    import numpy as np
+
+    from flarekit.models.unet import build_unet
+    from flarekit.training.diffusion import DiffusionModel
+
+    model = DiffusionModel(build_unet((32, 32, 2), widths=(32, 64, 128)),
+                           preprocessing=[keras.layers.Identity()])
+    condition = np.arange(images) % 6
+    rows = []
+    for sampler in samplers:
+        # The loop compiles once per sampler (timesteps are a tensor argument).
+        _, warm_up = model.timed_generate(condition[:1], sampler=sampler, num_steps=1,
+                                          physical=False)
+        walls = {count: [] for count in steps}
+        for _ in range(rounds):  # interleaved, median: robust to a shared CPU
+            for count in steps:
+                started = time.perf_counter()
+                model.generate(condition, sampler=sampler, num_steps=count, physical=False)
+                walls[count].append(time.perf_counter() - started)
+        for count in steps:
+            rows.append({"sampler": sampler, "steps": count,
+                         "seconds_per_image": statistics.median(walls[count]) / images,
+                         "compile_s": warm_up["compile_s"]})
+    return rows
+
+
+# ---- peak memory as the dataset grows -------------------------------------------
+
+MEMORY_EXAMPLE_SHAPE = (64, 64, 4)
+
+
+def write_memory_dataset(data_dir, examples: int):
+    """A TFDS dataset `flarekit_memory_benchmark` of `examples` random 64x64x4
+    float32 images (64 KiB each, incompressible) with peak fluxes; the builder
+    (an existing one in `data_dir` is reused)."""
+    from pathlib import Path
+
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    images = tf.data.Dataset.range(examples).map(
+        lambda i: {
+            "image": tf.random.stateless_normal(MEMORY_EXAMPLE_SHAPE, tf.stack([i, 0])),
+            "peak_flux": tf.constant(1e-6, tf.float32),
+        }
+    )
+    found = sorted(Path(data_dir).glob("flarekit_memory_benchmark/*.*.*"))
+    if found:
+        return tfds.builder_from_directory(str(found[0]))
+    return tfds.dataset_builders.store_as_tfds_dataset(
+        name="flarekit_memory_benchmark",
+        version="1.0.0",
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=MEMORY_EXAMPLE_SHAPE, dtype=np.float32),
+            "peak_flux": tfds.features.Scalar(dtype=np.float32),
+        }),
+        split_datasets={"train": images},
+        data_dir=str(data_dir),
+    )
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM), MiB. Not `ru_maxrss`, which
+    Linux carries over from the parent through fork and exec."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("No VmHWM in /proc/self/status (peak memory needs Linux).")
+
+
+def memory_worker(data_dir: str, split: str, cache: bool, epochs: int = 2,
+                  shuffle_buffer: int = 256) -> dict:
+    """Train-like pass over `split` through `make_dataset`; peak RSS (run in a
+    fresh subprocess per size: the high-water mark only grows)."""
+    import tensorflow_datasets as tfds
+
+    from flarekit.data import pipeline, tasks
+
+    builder = tfds.builder_from_directory(
+        str(next(iter(sorted(__import__("pathlib").Path(data_dir).glob(
+            "flarekit_memory_benchmark/*.*.*")))))
+    )
+    task = tasks.binary("M1.0")
+    examples = builder.info.splits[split].num_examples
+    dataset = pipeline.make_dataset(builder, split, task, batch_size=32, shuffle=True,
+                                    cache=cache, epochs=(0, epochs),
+                                    shuffle_buffer=shuffle_buffer)
+    baseline = _peak_rss_mib()
+    seen = 0
+    for _, targets in dataset:
+        seen += int(targets.shape[0])
+    peak = _peak_rss_mib()
+    return {"split": split, "examples": examples, "seen": seen, "cache": cache,
+            "baseline_mib": baseline, "peak_mib": peak,
+            "dataset_mib": examples * 4 * 64 * 64 * 4 / 2**20}
+
+
+def peak_memory(data_dir, base_examples: int = 256, factors=(1, 4, 16)) -> list:
+    """Peak RSS of a subprocess per dataset size (1x, 4x, 16x) and cache mode.
+
+    Streaming (cache=False, a bounded shuffle buffer of 256 examples) should
+    stay flat; cache=True holds the split in memory and grows with it.
+    """
+    import json
+    import subprocess
+    import sys
+
+    write_memory_dataset(data_dir, base_examples * max(factors))
+    rows = []
+    for cache in (False, True):
+        for factor in factors:
+            split = f"train[:{base_examples * factor}]"
+            # Every size reads the same number of examples (more epochs of a
+            # smaller split): the TF runtime's own memory grows a little with
+            # the examples processed, which is not the data being held.
+            epochs = 2 * max(factors) // factor
+            code = ("import json; from flarekit.benchmarks import memory_worker; "
+                    f"print('RESULT', json.dumps(memory_worker({str(data_dir)!r}, "
+                    f"{split!r}, {cache}, epochs={epochs})))")
+            completed = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                       text=True, timeout=900, check=False)
+            lines = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
+            if completed.returncode or not lines:
+                raise RuntimeError(f"memory worker failed: {completed.stderr[-2000:]}")
+            rows.append({"factor": factor, "epochs": epochs,
+                         **json.loads(lines[-1][len("RESULT "):])})
+    return rows
+
+
+# ---- make bench -------------------------------------------------------------------
+
+
+def _machine() -> dict:
+    import os
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    return {"cpus": os.cpu_count(), "load_average": os.getloadavg(),
+            "python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__}
+
+
+def run_all(output="BENCHMARKS.md", workdir=None, quick: bool = False) -> dict:
+    """Every benchmark of `make bench`, then BENCHMARKS.md.
+
+    Args:
+        output: the Markdown file written (atomically); None writes none.
+        workdir: scratch folder for the generated files (a temporary one if None).
+        quick: tiny sizes and times, to check the machinery (not for reporting).
+
+    Returns:
+        All results, as written.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from flarekit.io import write_json_atomic, write_text_atomic
+
+    started = time.perf_counter()
+    scratch = Path(workdir or tempfile.mkdtemp(prefix="flarekit_bench_"))
+    results = {"machine_before": _machine()}
+    files = 32 if quick else 512
+    results["files"] = [
+        file_pipeline_throughput(kind, write_image_files(scratch / kind, kind, files))
+        for kind in ("jpeg", "fits")
+    ]
+    print("bench: files", results["files"], flush=True)
+    # One TFDS dataset of incompressible 64 KiB images serves the TFRecord
+    # throughput and the memory measurement (16x its first `base` examples).
+    base = 16 if quick else 256
+    memory_builder = write_memory_dataset(scratch / "memory", base * 16)
+    results["tfrecord"] = pipeline_throughput(memory_builder)
+    print("bench: tfrecord", results["tfrecord"], flush=True)
+    models = ("cnn",) if quick else TRAINING_MODELS
+    results["training"] = []
+    for name in models:
+        rows = training_throughput(name, rounds=2 if quick else 5,
+                                   round_seconds=0.2 if quick else 1.0)
+        results["training"] += rows
+        print("bench: training", rows, flush=True)
+    results["sampling"] = sampler_timing(steps=(2, 4) if quick else (5, 10, 20, 40),
+                                         images=2 if quick else 8,
+                                         rounds=1 if quick else 3)
+    print("bench: sampling", results["sampling"], flush=True)
+    results["memory"] = peak_memory(scratch / "memory", base_examples=base)
+    print("bench: memory", results["memory"], flush=True)
+    results["machine_after"] = _machine()
+    results["total_s"] = time.perf_counter() - started
+    if output:
+        write_text_atomic(output, benchmarks_markdown(results))
+        write_json_atomic(Path(output).with_suffix(".json"), results)
+    return results
+
+
+def _table(header, rows) -> list:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def benchmarks_markdown(results: dict) -> str:
+    """BENCHMARKS.md from `run_all`'s results: ratios first, absolute figures beside."""
+    before, after = results["machine_before"], results["machine_after"]
+    load = f"{before['load_average'][0]:.1f} at the start, {after['load_average'][0]:.1f} at the end"
+    lines = [
+        "# Benchmarks",
+        "",
+        (
+            "Written by `make bench` (`tools/benchmarks/run_all.py` over "
+            f"`flarekit.benchmarks`) in {results['total_s'] / 60:.1f} minutes on a "
+            f"{before['cpus']}-core CPU, no GPU; Python {before['python']}, TensorFlow "
+            f"{before['tensorflow']}, Keras {before['keras']}."
+        ),
+        "",
+        f"The CPU was shared with other work while this ran (1-minute load average {load}),",
+        "so absolute images/s are low and noisy. Every figure that matters is a **ratio of two",
+        "measurements made back to back in one process**, which the shared load affects",
+        "about equally; absolute numbers are given beside them for scale only.",
+        "",
+        "## Input pipeline against raw reads of the same files",
+        "",
+        "Raw read: the files' bytes only (`tf.io.read_file`, or `TFRecordDataset` without",
+        "parsing): the ceiling of any pipeline over them. Pipeline: read, decode, batch, prefetch",
+        "with AUTOTUNE (JPEG: `tf.io.decode_jpeg`; FITS: astropy in `tf.numpy_function`;",
+        "TFRecord: `flarekit.data.pipeline.make_dataset` with the binary task map over a TFDS",
+        "dataset of 64 KiB float32 images, a first epoch without cache and a cached epoch).",
+        "Each JPEG/FITS run reads the 512 files 4 times (2,048 images); raw and pipeline runs",
+        "alternate five times and the medians count. Files are in the page cache.",
+        "",
+    ]
+    rows = [[f["format"].upper() + f" ({f['files']} files, 256x256)",
+             f"{f['pipeline_over_raw']:.3f}", f"{f['pipeline_images_per_s']:,.0f}",
+             f"{f['raw_images_per_s']:,.0f}"] for f in results["files"]]
+    record = results["tfrecord"]
+    name = f"TFRecord, first epoch ({record['images']} examples of {record['dataset']})"
+    rows.append([name, f"{record['first_epoch_over_raw']:.3f}",
+                 f"{record['pipeline_first_epoch_images_per_s']:,.0f}",
+                 f"{record['raw_tfrecord_images_per_s']:,.0f}"])
+    rows.append(["TFRecord, cached epoch", f"{record['cached_epoch_over_raw']:.3f}",
+                 f"{record['pipeline_cached_epoch_images_per_s']:,.0f}",
+                 f"{record['raw_tfrecord_images_per_s']:,.0f}"])
+    lines += _table(["files", "pipeline / raw", "pipeline img/s", "raw img/s"], rows)
+
+    lines += [
+        "## Training images/s: precision and XLA",
+        "",
+        "`train_on_batch` on one in-memory batch (no input pipeline). The four variants of",
+        "a network are built and warmed up (two steps: tracing and XLA compilation, the",
+        "warm-up column), then timed in 5 interleaved rounds of about 1 s; the median step",
+        "counts. Ratio: against float32 without XLA, same network, same process.",
+        "CNN: `build_cnn` 64x64x4, filters 32/64/128, batch 32; ViT: `build_vit` 64x64x4,",
+        "patch 8, 4 layers of width 64, batch 32; video: `build_video_transformer`",
+        "factorised, 16x32x32x4 clips, tubelets 2x8x8, 4 layers, batch 8; UNet: `build_unet`",
+        "32x32x2, widths 32/64/128, in `DiffusionModel`, batch 16.",
+        "",
+    ]
+    rows = []
+    for row in results["training"]:
+        reference = next(r for r in results["training"] if r["model"] == row["model"]
+                         and r["precision"] == "float32" and not r["jit_compile"])
+        rows.append([row["model"], f"{row['parameters']:,}", row["precision"],
+                     "on" if row["jit_compile"] else "off",
+                     f"{row['images_per_s'] / reference['images_per_s']:.2f}",
+                     f"{row['images_per_s']:,.1f}", f"{row['compile_s']:.1f}"])
+    lines += _table(["network", "parameters", "precision", "jit_compile",
+                     "speed / float32 no-XLA", "images/s", "warm-up s"], rows)
+
+    lines += [
+        "## Sampler wall time per image against steps",
+        "",
+        "`DiffusionModel.generate` of 8 images (compiled sampling loop, warmed up once per",
+        "sampler; step counts timed in 3 interleaved rounds, median), 32x32x2 UNet (widths",
+        "32/64/128), untrained: the cost of a step does not depend on the weights.",
+        "Ratio: time per image against the same sampler's fewest steps; a sampler whose cost",
+        "is all network evaluations scales as steps / fewest steps.",
+        "",
+    ]
+    rows = []
+    for row in results["sampling"]:
+        first = next(r for r in results["sampling"] if r["sampler"] == row["sampler"])
+        rows.append([row["sampler"], row["steps"],
+                     f"{row['seconds_per_image'] / first['seconds_per_image']:.2f}",
+                     f"{row['steps'] / first['steps']:.0f}",
+                     f"{row['seconds_per_image'] * 1000:.1f}",
+                     f"{row['seconds_per_image'] * 1000 / row['steps']:.2f}"])
+    lines += _table(["sampler", "steps", "time / fewest steps", "steps / fewest steps",
+                     "ms per image", "ms per image per step"], rows)
+
+    lines += [
+        "## Peak memory as the dataset grows",
+        "",
+        "A subprocess per size runs shuffled training epochs over the first 1x, 4x and 16x",
+        "examples of a TFDS dataset of 64 KiB float32 images through `make_dataset` and",
+        "reports its peak RSS (VmHWM). Every size reads the same number of examples (32, 8",
+        "and 2 epochs), so that only the data held differs. Streaming (`cache=False`, a",
+        "256-example shuffle block) must stay flat; `cache=True` keeps the split in memory,",
+        "so it grows with the data: use it only for splits that fit.",
+        "",
+    ]
+    rows = []
+    for row in results["memory"]:
+        reference = next(r for r in results["memory"]
+                         if r["cache"] == row["cache"] and r["factor"] == 1)
+        rows.append(["cache" if row["cache"] else "streaming", f"{row['factor']}x",
+                     row["examples"], f"{row['dataset_mib']:.0f}",
+                     f"{row['peak_mib']:.0f}", f"{row['peak_mib'] / reference['peak_mib']:.2f}",
+                     f"{row['peak_mib'] - reference['peak_mib']:+.0f}"])
+    lines += _table(["mode", "size", "examples", "split MiB", "peak RSS MiB",
+                     "peak / 1x", "MiB over 1x"], rows)
+    return "\n".join(lines)

@@ -146,24 +146,46 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return {name: self._generate_examples(labelled[split.mask(name)])
                 for name in split.names}
 
+    def _download_and_prepare(self, dl_manager, download_config):
+        # Beam options or a runner (`tfds build --beam_pipeline_options=...`)
+        # ask for a Beam build: the images are then read by Beam workers.
+        self._beam_build = (
+            download_config.beam_runner is not None
+            or download_config.beam_options is not None
+        )
+        return super()._download_and_prepare(dl_manager, download_config)
+
     def _generate_examples(self, samples):
+        """(key, example) pairs, one per aligned observation; in a Beam build a
+        Beam PTransform that reads them in workers (docs/scale.md)."""
         config = self.builder_config
-        for sample in samples.to_dict("records"):
-            image = np.stack([
-                archives.load_sdoml_image(sample[f"{channel}_path"],
-                                          int(sample[f"{channel}_index"]),
-                                          config.image_size)
-                for channel in config.channels
-            ], axis=-1)
-            flux = float(sample["peak_flux"])
-            yield str(sample["timestamp"]), {
-                "image": image,
-                "timestamp": int(sample["timestamp"]),
-                "region": "disk",
-                "peak_flux": np.float32(flux),
-                "previous_peak_flux": np.float32(sample["previous_peak_flux"]),
-                "goes_class": goes.GOES_CLASSES[goes.flux_to_class_index(flux)],
-            }
+        records = samples.to_dict("records")
+        if getattr(self, "_beam_build", False):
+            beam = tfds.core.lazy_imports.apache_beam
+            return beam.Create(records) | beam.Map(
+                sdoml_example, channels=config.channels, image_size=config.image_size
+            )
+        return (sdoml_example(sample, config.channels, config.image_size)
+                for sample in records)
+
+
+def sdoml_example(sample: dict, channels, image_size: int):
+    """(key, example) of one aligned SDOML observation: its channels stacked."""
+    image = np.stack([
+        archives.load_sdoml_image(sample[f"{channel}_path"],
+                                  int(sample[f"{channel}_index"]),
+                                  image_size)
+        for channel in channels
+    ], axis=-1)
+    flux = float(sample["peak_flux"])
+    return str(sample["timestamp"]), {
+        "image": image,
+        "timestamp": int(sample["timestamp"]),
+        "region": "disk",
+        "peak_flux": np.float32(flux),
+        "previous_peak_flux": np.float32(sample["previous_peak_flux"]),
+        "goes_class": goes.GOES_CLASSES[goes.flux_to_class_index(flux)],
+    }
 
 
 def _thin(aligned, cadence_minutes):

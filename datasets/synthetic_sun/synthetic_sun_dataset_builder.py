@@ -20,11 +20,16 @@ Build from Python (the `tfds` command imports apache_beam at start):
     builder = tfds.builder("synthetic_sun/active_region")
     builder.download_and_prepare()
     train = builder.as_dataset(split="train")
+
+As an Apache Beam pipeline (rendering spread over workers, same examples):
+`flarekit build synthetic_sun/active_region --beam-options "runner=..."`
+(docs/scale.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -241,9 +246,52 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             for name in sun.split(kind).names
         }
 
+    def _download_and_prepare(self, dl_manager, download_config):
+        # Beam options or a runner (`tfds build --beam_pipeline_options=...`)
+        # ask for a Beam build: the examples are then rendered by Beam workers.
+        self._beam_build = (
+            download_config.beam_runner is not None
+            or download_config.beam_options is not None
+        )
+        return super()._download_and_prepare(dl_manager, download_config)
+
     def _generate_examples(self, sun, kind, split):
-        """Yields (key, example); keys are "<region>_<timestamp>", unique."""
+        """(key, example) pairs; keys are "<region>_<timestamp>", unique.
+
+        A plain build yields them from `sun`. A Beam build returns a Beam
+        PTransform over the sample indices instead: each worker re-runs the
+        seeded simulation once and renders its share, so the examples are the
+        plain build's (docs/scale.md: Dataflow, Spark, Flink).
+        """
+        if getattr(self, "_beam_build", False):
+            beam = tfds.core.lazy_imports.apache_beam
+            count = len(sun.split_samples(kind, split))
+            config = self.builder_config.sun_config()
+            return beam.Create(list(range(count))) | beam.Map(
+                render_example, config=config, kind=kind, split=split
+            )
+        return self._plain_examples(sun, kind, split)
+
+    def _plain_examples(self, sun, kind, split):
         from flarekit.data import synthetic
 
         for example in sun.examples(kind, split):
             yield synthetic.example_key(example), example
+
+
+@functools.lru_cache(maxsize=4)
+def _split_samples(config, kind: str, split: str):
+    """A worker's simulation and samples of one split (simulated once per process)."""
+    from flarekit.data import synthetic
+
+    sun = synthetic.simulate(config)
+    return sun, sun.split_samples(kind, split)
+
+
+def render_example(index: int, config, kind: str, split: str):
+    """(key, example) of sample `index` of a split: one element of a Beam build."""
+    from flarekit.data import synthetic
+
+    sun, samples = _split_samples(config, kind, split)
+    example = sun.example(samples, int(index))
+    return synthetic.example_key(example), example

@@ -123,14 +123,26 @@ def load_jpeg(path, size: int | None = None) -> np.ndarray:
     Args:
         path: the file.
         size: resize (bilinear) to size x size; None keeps the stored size.
+
+    Raises:
+        ValueError: a truncated or corrupted file, naming it.
     """
     from PIL import Image
 
-    with Image.open(path) as picture:
-        picture = picture.convert("L")
-        if size is not None and picture.size != (size, size):
-            picture = picture.resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(picture, dtype=np.float32)
+    try:
+        with Image.open(path) as picture:
+            picture = picture.convert("L")
+            if size is not None and picture.size != (size, size):
+                picture = picture.resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(picture, dtype=np.float32)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        # PIL's words: "image file is truncated", "cannot identify image file".
+        raise ValueError(
+            f"{path}: not a readable JPEG ({Path(path).stat().st_size} bytes; "
+            f"truncated or corrupted?): {error}"
+        ) from error
 
 
 def load_sdo_benchmark_sample(sample, size: int = 256, channels=SDO_BENCHMARK_CHANNELS,

@@ -75,6 +75,10 @@ class QualityFlagError(ValueError):
     """An image has a nonzero QUALITY flag and the policy is "drop"."""
 
 
+class UnreadableImageError(ValueError):
+    """A file that holds no usable image: truncated, corrupted, no data, all NaN."""
+
+
 @dataclasses.dataclass(frozen=True)
 class DiskGeometry:
     """Where the solar disk lies in an image, in 0-based pixel coordinates.
@@ -294,10 +298,13 @@ def _image_hdu_index(hdul, path: str) -> int:
     for index, item in enumerate(hdul):
         if item.is_image and item.header.get("NAXIS", 0) == 2:
             return index
-    raise ValueError(
-        f"{path}: no HDU holds a 2-D image (HDUs: "
-        f"{[type(item).__name__ for item in hdul]})."
-    )
+    found = [
+        f"HDU {index} {type(item).__name__}: NAXIS = {item.header.get('NAXIS', 0)}"
+        + (f", shape {item.shape}" if item.header.get("NAXIS", 0) else " (no data)")
+        for index, item in enumerate(hdul)
+    ]
+    error = UnreadableImageError if all("no data" in text for text in found) else ValueError
+    raise error(f"{path}: no HDU holds a 2-D image; found {'; '.join(found)}.")
 
 
 def _repaired_header(hdu, path: str):
@@ -506,6 +513,11 @@ def read_solar_image(
                 stacklevel=2,
             )
 
+    if data.size and not np.isfinite(data).any():
+        raise UnreadableImageError(
+            f"{path}: every pixel of the {data.shape[0]}x{data.shape[1]} image is NaN "
+            "or infinite: the file holds no data."
+        )
     image = SolarImage(data=data, header=header, path=path, quality=quality_value,
                        flagged=flagged, repairs=tuple(repairs), unit=unit)
     image.geometry = disk_geometry(header, data.shape, path)
@@ -519,12 +531,21 @@ def read_solar_image(
 def _read_fits(path: str, hdu: int | None):
     from astropy.io import fits
 
-    with _quiet_blank_card(), fits.open(path) as hdul:
-        index = _image_hdu_index(hdul, path) if hdu is None else hdu
-        if not 0 <= index < len(hdul):
-            raise ValueError(f"{path}: HDU {index} requested, the file has {len(hdul)}.")
-        header, repairs = _repaired_header(hdul[index], path)
-        data = np.asarray(hdul[index].data, dtype=np.float32)
+    try:
+        with _quiet_blank_card(), fits.open(path) as hdul:
+            index = _image_hdu_index(hdul, path) if hdu is None else hdu
+            if not 0 <= index < len(hdul):
+                raise ValueError(f"{path}: HDU {index} requested, the file has {len(hdul)}.")
+            header, repairs = _repaired_header(hdul[index], path)
+            data = np.asarray(hdul[index].data, dtype=np.float32)
+    except (OSError, TypeError) as error:
+        # astropy's words for a short or damaged file ("buffer is too small for
+        # requested array", "Empty or corrupt FITS file", "No SIMPLE card").
+        size = os.path.getsize(path)
+        raise UnreadableImageError(
+            f"{path}: not a readable FITS file ({size} bytes; truncated or "
+            f"corrupted?): {error}"
+        ) from error
     if data.ndim != 2:
         raise ValueError(f"{path}: HDU {index} holds a {data.ndim}-D array, expected 2-D.")
     return data, header, repairs
@@ -672,34 +693,50 @@ def _parse_header_text(text):
         return value
 
 
-def read_solar_images(paths, *, quality: str = "drop", **options):
+def read_solar_images(paths, *, quality: str = "drop", on_error: str = "raise", **options):
     """Read many images, skipping (and counting) those the quality policy drops.
 
     Args:
         paths: image files.
         quality: as in `read_solar_image`; "drop" skips flagged images.
+        on_error: "raise" (an unreadable file is an error) or "skip": files
+            that hold no usable image (`UnreadableImageError`: truncated,
+            corrupted, no data, all NaN) are skipped, counted and listed with
+            the reason.
         **options: passed to `read_solar_image`.
 
     Returns:
         (list of `SolarImage`, report dict with "read", "dropped_quality",
-        "flagged" counts and the dropped paths).
+        "flagged", "skipped_unreadable" counts, the dropped paths and
+        "skipped" {path: reason}).
+
+    Raises:
+        UnreadableImageError: an unreadable file, with `on_error="raise"`.
 
     Example:
         >>> images, report = read_solar_images(paths, quality="drop")
         >>> report["dropped_quality"]
         1
     """
-    images, dropped = [], []
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
+    images, dropped, skipped = [], [], {}
     for path in paths:
         try:
             images.append(read_solar_image(path, quality=quality, **options))
         except QualityFlagError:
             dropped.append(str(path))
+        except UnreadableImageError as error:
+            if on_error == "raise":
+                raise
+            skipped[str(path)] = str(error)
     report = {
         "read": len(images),
         "dropped_quality": len(dropped),
         "flagged": sum(image.flagged for image in images),
         "dropped_paths": dropped,
+        "skipped_unreadable": len(skipped),
+        "skipped": skipped,
     }
     return images, report
 
@@ -866,8 +903,10 @@ def read_sharp_patch(paths, segments=("Br", "Bp", "Bt")):
         raise ValueError(f"SHARP files of several records were given: {sorted(records)}.")
     missing = [name for name in segments if name not in by_segment]
     if missing:
+        harp, t_rec = next(iter(records)) if records else ("?", "?")
         raise ValueError(
-            f"SHARP segment(s) {missing} missing; found {sorted(by_segment)}."
+            f"SHARP record HARP {harp} at {t_rec}: segment(s) {missing} missing; "
+            f"found {sorted(by_segment)} in {sorted(by_segment.values())}."
         )
     channels, header, geometry = [], None, None
     for name in segments:

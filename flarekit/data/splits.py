@@ -322,8 +322,8 @@ def check_leakage(timestamps, regions, assignment, gap_days=None, names=None):
             continue
         if part_of.setdefault(region, part) != part:
             raise LeakageError(
-                f"Region {region!r} appears in parts {part_of[region]!r} and "
-                f"{part!r}: its near-duplicate frames would leak between them."
+                f"Region {str(region)!r} appears in parts {str(part_of[region])!r} and "
+                f"{str(part)!r}: its near-duplicate frames would leak between them."
             )
     if gap_days is None:
         return
@@ -338,7 +338,7 @@ def check_leakage(timestamps, regions, assignment, gap_days=None, names=None):
         gap = (start - end) / DAY
         if gap < gap_days:
             raise LeakageError(
-                f"Parts {first!r} and {second!r} are {gap:.2f} days apart "
+                f"Parts {str(first)!r} and {str(second)!r} are {gap:.2f} days apart "
                 f"(last {first} sample to first {second} sample), less than the "
                 f"required gap of {gap_days} days."
             )
