@@ -16,7 +16,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,beam]"
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (flarekit)" >/dev/null
 	@touch $(STAMP)
 
