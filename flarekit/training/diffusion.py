@@ -119,7 +119,9 @@ class DiffusionModel(keras.Model):
         self.num_classes = int(num_classes)
         self.seed = int(seed)
 
-        self.preprocessing = keras.Sequential(list(preprocessing), name="preprocessing")
+        # An empty Sequential cannot be built: no preprocessing means identity.
+        layers = list(preprocessing) or [keras.layers.Identity(name="identity")]
+        self.preprocessing = keras.Sequential(layers, name="preprocessing")
         self.preprocessing.build((None, *self.raw_shape))
         self.ema_network = keras.models.clone_model(network)
         self.ema_network.set_weights(network.get_weights())

@@ -191,3 +191,13 @@ def test_conditional_vae_trains_generates_and_reloads(tmp_path):
     np.testing.assert_allclose(
         loaded.generate(np.array([0, 5]), seed=1), images, rtol=1e-5
     )
+
+
+def test_no_preprocessing_means_identity():
+    unet = build_unet(
+        (8, 8, 2), widths=(8, 16), blocks_per_level=1, attention_resolution=4,
+        embedding_dim=16, groups=4, condition="goes_class",
+    )
+    model = DiffusionModel(unet, input_shape=(8, 8, 2), condition="goes_class")
+    images = np.random.default_rng(0).normal(size=(2, 8, 8, 2)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.normalize(images)), images)
