@@ -276,8 +276,7 @@ def _training_setup(name: str, jit_compile: bool):
         from flarekit.training.diffusion import DiffusionModel
 
         network = build_unet((32, 32, 2), widths=(32, 64, 128), condition="goes_class")
-        # An identity preprocessing: DiffusionModel cannot build an empty one.
-        model = DiffusionModel(network, preprocessing=[keras.layers.Identity()])
+        model = DiffusionModel(network)
         batch = ({"images": rng.normal(size=(16, 32, 32, 2)).astype("float32"),
                   "condition": rng.integers(0, 6, (16,)).astype("int32")},)
     else:

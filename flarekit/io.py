@@ -11,7 +11,10 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+
+import numpy as np
 
 
 def atomic_write(path, write, mode: str = "w"):
@@ -46,22 +49,37 @@ def write_text_atomic(path, text: str):
     return atomic_write(path, lambda file: file.write(text))
 
 
-def _json_safe(value):
-    """Plain JSON: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+def json_safe(value):
+    """Recursively convert to JSON-able values; NaN and infinities become None.
+
+    numpy scalars and arrays become Python numbers and lists, tuples become
+    lists, paths and other objects become their str().
+
+    Example:
+        >>> json_safe({"tss": float("nan"), "n": np.int64(3)})
+        {'tss': None, 'n': 3}
+    """
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _json_safe(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
 
 
 def write_json_atomic(path, obj, indent: int = 2):
-    """Write `obj` as JSON atomically (NaN -> null, numpy -> plain)."""
-    text = json.dumps(_json_safe(obj), indent=indent, allow_nan=False)
+    """Write `obj` as JSON atomically (NaN -> null, numpy -> plain, paths -> str)."""
+    text = json.dumps(json_safe(obj), indent=indent, allow_nan=False)
     return write_text_atomic(path, text + "\n")
 
 

@@ -29,7 +29,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from flarekit.io import atomic_write, write_text_atomic
+# json_safe and write_json_atomic live in flarekit.io; re-exported for callers.
+from flarekit.io import atomic_write, json_safe, write_json_atomic, write_text_atomic
 from flarekit.metrics.aggregate import (
     aggregate_runs,
     format_interval,
@@ -85,54 +86,6 @@ SETTING_ROWS = (
 # ------------------------------------------------------------- writing ---
 
 
-def json_safe(value):
-    """Recursively convert to JSON-able values; NaN and infinities become None.
-
-    numpy scalars and arrays become Python numbers and lists, tuples become
-    lists, paths and other objects become their str().
-
-    Example:
-        >>> json_safe({"tss": float("nan"), "n": np.int64(3)})
-        {'tss': None, 'n': 3}
-    """
-    if isinstance(value, Mapping):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
-
-
-def write_json_atomic(path, obj) -> Path:
-    """Write `obj` as JSON atomically; NaN and infinities are written as null.
-
-    Args:
-        path: destination, e.g. run_dir / "metrics.json".
-        obj: nested dicts and lists of numbers, strings, numpy values.
-
-    Returns:
-        The path written.
-
-    Raises:
-        OSError: the folder cannot be written; an existing file is left as it
-            was.
-
-    Example:
-        >>> write_json_atomic("m.json", {"tss": float("nan")})  # doctest: +SKIP
-        PosixPath('m.json')
-    """
-    text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
-    return write_text_atomic(path, text)
 
 
 def _save_figure(figure: Figure, path: Path) -> Path:
