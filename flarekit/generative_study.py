@@ -17,7 +17,11 @@ Three measurements on top of finished generation runs (SCIENCE.md,
 The feature extractor and the consistency classifier are one CNN trained on
 real training images (the real-only classifier of the first seed); its name,
 `flarekit-cnn-<classes>@<weights digest>`, goes with every FID, because FIDs
-from different extractors are not comparable. The protocol closes trap 8:
+from different extractors are not comparable. A second extractor, the
+encoder of a SimCLR run pretrained on the same dataset's training split with
+the same channels (`find_simclr_encoder`), gives a second FID and floor,
+`flarekit-simclr@<weights digest>`: features learnt without labels, so a
+generator cannot score well merely by matching what the classifier looks at. The protocol closes trap 8:
 the generator saw only the training split; generated images only ever enter
 a training set; FID, cluster and consistency references are test images.
 
@@ -229,10 +233,73 @@ def balanced_weights(labels, n_classes: int, mode: str = "balanced") -> dict | N
 def extractor_name(classifier, class_names=LADDER) -> str:
     """'flarekit-cnn-quiet.C.M.X@<digest>': the classifier's classes and a
     digest of its weights, so an FID names exactly the network it used."""
+    return f"flarekit-cnn-{'.'.join(class_names)}@{weights_digest(classifier)}"
+
+
+def weights_digest(model) -> str:
+    """The first 10 hex digits of a SHA-1 of the model's weights."""
     digest = hashlib.sha1()
-    for weight in classifier.get_weights():
+    for weight in model.get_weights():
         digest.update(np.ascontiguousarray(weight).tobytes())
-    return f"flarekit-cnn-{'.'.join(class_names)}@{digest.hexdigest()[:10]}"
+    return digest.hexdigest()[:10]
+
+
+def find_simclr_encoder(dataset: str, channels, runs_dir=None) -> Path | None:
+    """The newest finished SimCLR run's `encoder.keras` pretrained on `dataset`
+    with exactly `channels` (in order), or None when there is none.
+
+    Looks under `<runs root>/ssl/simclr_pretrain/*` (or `runs_dir` when
+    given) for a run whose config.json names the dataset and channels and
+    whose encoder.keras exists; smoke runs are skipped.
+
+    Example:
+        >>> find_simclr_encoder("synthetic_sun/active_region", ("magnetogram", "euv_94"))
+    """
+    import json
+
+    if runs_dir is None:
+        from flarekit.experiment import find_experiment, load_config, runs_root
+
+        folder = find_experiment("ssl/simclr_pretrain")
+        runs_dir = runs_root(load_config(folder), folder) / "ssl" / "simclr_pretrain"
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return None
+    for run in sorted(runs_dir.iterdir(), reverse=True):
+        config_path, encoder = run / "config.json", run / "encoder.keras"
+        if not (config_path.exists() and encoder.exists()):
+            continue
+        config = json.loads(config_path.read_text())
+        if (
+            config.get("dataset") == dataset
+            and list(config.get("channels") or []) == list(channels)
+            and not config.get("smoke", False)
+        ):
+            return encoder
+    return None
+
+
+def load_simclr_extractor(path, channels) -> tuple[str, object]:
+    """(name, encoder) of a saved SimCLR encoder, checked against `channels`.
+
+    Raises:
+        FileNotFoundError: no encoder at `path` (a file, or a run folder).
+        ValueError: the encoder takes another number of channels.
+    """
+    from flarekit.models import load_encoder
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "encoder.keras"
+    encoder = load_encoder(path)
+    expected = encoder.inputs[0].shape[-1]
+    if expected != len(channels):
+        raise ValueError(
+            f"SimCLR encoder {path} takes {expected} channels; the generated images "
+            f"have {len(channels)} ({', '.join(channels)}). Pretrain one with "
+            f"channels={tuple(channels)}."
+        )
+    return f"flarekit-simclr@{weights_digest(encoder)}", encoder
 
 
 def feature_model(classifier):
@@ -261,6 +328,9 @@ class Scorer:
             the generated sets.
         n_clusters: k of the cluster metrics' k-means.
         class_names: the classifier's classes.
+        extra_extractors: {label: (name, model)} further feature extractors
+            (images -> [n, d] features), each giving its own FID and floor
+            under "extra_fid"[label]; e.g. {"simclr": load_simclr_extractor(...)}.
     """
 
     def __init__(
@@ -271,6 +341,7 @@ class Scorer:
         n_clusters: int = 8,
         class_names=LADDER,
         seed: int = 0,
+        extra_extractors=None,
     ):
         from flarekit.metrics.generative import fit_clusters
 
@@ -281,6 +352,15 @@ class Scorer:
         self.reference_features = _predict(self.features, reference_images)
         self.floor_features = _predict(self.features, floor_images)
         self.kmeans = fit_clusters(self.reference_features, n_clusters, seed)
+        self.extra = {
+            label: (
+                name,
+                model,
+                _predict(model, reference_images),
+                _predict(model, floor_images),
+            )
+            for label, (name, model) in dict(extra_extractors or {}).items()
+        }
 
     def score(self, images, goes_conditions) -> dict:
         """FID (+ floor), cluster metrics and consistency of one image set.
@@ -314,6 +394,10 @@ class Scorer:
                 if not k.startswith("fraction")
             },
             "consistency": consistency,
+            "extra_fid": {
+                label: fid(reference, _predict(model, images), name, floor)
+                for label, (name, model, reference, floor) in self.extra.items()
+            },
         }
 
 
@@ -360,9 +444,13 @@ def sampler_table(
             }
         )
         images_by_setting[name] = images
+        extra = "".join(
+            f", FID[{label}] {value['fid']:.2f}"
+            for label, value in scores["extra_fid"].items()
+        )
         log(
-            f"flarekit: {name}: {timing['wall_s']:.1f} s, FID {scores['fid']:.2f}, "
-            f"consistency macro-F1 {scores['consistency']['macro_f1']:.3f}"
+            f"flarekit: {name}: {timing['wall_s']:.1f} s, FID {scores['fid']:.2f}"
+            f"{extra}, consistency macro-F1 {scores['consistency']['macro_f1']:.3f}"
         )
     return rows, images_by_setting
 
@@ -516,20 +604,29 @@ def _number(value, digits: int = 3) -> str:
 
 
 def sampler_markdown(rows) -> str:
-    """The sampler table as markdown: cost beside every score."""
+    """The sampler table as markdown: cost beside every score (an FID and its
+    floor per extra extractor too, when the rows have them)."""
+    labels = list(rows[0].get("extra_fid") or {}) if rows else []
     header = (
         "| generator | guidance w | steps | network evals / image | wall s | "
-        "s / image | FID | FID floor | cluster error | cluster distance | "
+        "s / image | FID | FID floor | "
+        + "".join(f"FID {label} | FID {label} floor | " for label in labels)
+        + "cluster error | cluster distance | "
         "cluster std | consistency macro-F1 | precision | recall |"
     )
-    lines = [header, "|" + "---|" * 14]
+    lines = [header, "|" + "---|" * (14 + 2 * len(labels))]
     for row in rows:
         consistency = row["consistency"]
+        extra = "".join(
+            f"{_number(row['extra_fid'][label]['fid'], 2)} | "
+            f"{_number(row['extra_fid'][label]['fid_floor'], 2)} | "
+            for label in labels
+        )
         lines.append(
             f"| {row['setting']} | {row.get('guidance_scale', '')} | {row['steps']} | "
             f"{row['network_evaluations']} | "
             f"{_number(row['wall_s'], 1)} | {_number(row['s_per_image'], 3)} | "
-            f"{_number(row['fid'], 2)} | {_number(row['fid_floor'], 2)} | "
+            f"{_number(row['fid'], 2)} | {_number(row['fid_floor'], 2)} | {extra}"
             f"{_number(row['cluster_error'])} | {_number(row['cluster_distance'])} | "
             f"{_number(row['cluster_std'])} | {_number(consistency['macro_f1'])} | "
             f"{_number(consistency['macro_precision'])} | "
@@ -720,6 +817,7 @@ def run_study(
     n_clusters: int = 8,
     data_dir: str | None = None,
     timings=None,
+    simclr_encoder="auto",
     log=print,
 ) -> Path:
     """Score a diffusion run (and a CVAE run) and run the rebalancing experiment.
@@ -736,6 +834,10 @@ def run_study(
         settings: (sampler, steps) rows of the sampler table.
         classifier_options: keyword arguments of `train_classifier`.
         timings: wall seconds measured before (e.g. training), to report.
+        simclr_encoder: a SimCLR `encoder.keras` (or its run folder) as the
+            second FID extractor; "auto" (default) takes the newest SimCLR run
+            on the same dataset and channels (`find_simclr_encoder`), None
+            uses none.
 
     Returns:
         The path of study.md.
@@ -784,11 +886,23 @@ def run_study(
     )
     lap("train_extractor_classifier_s")
     floor, reference = class_matched_sets(test["goes_class"], per_class, seed=0)
+    if simclr_encoder == "auto":
+        simclr_encoder = find_simclr_encoder(config["dataset"], channels)
+    extra_extractors = {}
+    if simclr_encoder is not None:
+        extra_extractors["simclr"] = load_simclr_extractor(simclr_encoder, channels)
+        log(f"flarekit: second FID extractor {simclr_encoder}")
+    else:
+        log(
+            "flarekit: no SimCLR encoder on this dataset and these channels; "
+            "FID uses the classifier's features only"
+        )
     scorer = Scorer(
         classifier,
         test["images"][reference],
         test["images"][floor],
         n_clusters=n_clusters,
+        extra_extractors=extra_extractors,
     )
     conditions = test["goes_class"][floor]
     real_row = {
@@ -869,6 +983,11 @@ def run_study(
             "bin_factor": bin_factor,
             "generator_trained_on": "train split only",
             "feature_extractor": scorer.extractor,
+            "second_feature_extractor": (
+                f"{extra_extractors['simclr'][0]} ({simclr_encoder})"
+                if extra_extractors
+                else "none (no SimCLR run on this dataset and channels)"
+            ),
             "reference": f"{len(reference)} real test images (R)",
             "floor_and_conditions": f"{len(floor)} real test images (F), up to "
             f"{per_class} per GOES class; generators get F's classes",

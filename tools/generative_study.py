@@ -3,12 +3,13 @@
     python tools/generative_study.py --out runs/generative_study [--smoke]
         [--diffusion-run RUN --cvae-run RUN]   # score finished runs instead of training
         [--set-diffusion epochs=3] [--per-class 8] [--guidance 1.0] [--seeds 0 1 2]
-        [--extra-per-class 256]
+        [--extra-per-class 256] [--simclr-encoder auto|none|PATH]
 
 Writes `study.md` and `study.json` (the sampler table: DDPM 1000, DDIM 50 and
 20, DPM-Solver++ 20 and 10 and the CVAE, with network evaluations, wall time,
 FID + floor, cluster metrics and conditional consistency; the speed-up of
-DPM-Solver++ 20 over DDPM 1000; the rebalancing experiment, mean +- sd over
+DPM-Solver++ 20 over DDPM 1000; a second FID from a SimCLR encoder
+pretrained on the same dataset and channels when one exists; the rebalancing experiment, mean +- sd over
 seeds) and contact sheets in `figures/`. Logic: `flarekit.generative_study`.
 """
 
@@ -57,6 +58,12 @@ def main(argv=None):
         default=1000,
         help="steps of the DDPM row (1000 is the reference)",
     )
+    parser.add_argument(
+        "--simclr-encoder",
+        default="auto",
+        help="second FID extractor: 'auto' (newest SimCLR run on the same dataset "
+        "and channels), 'none', or an encoder.keras / SimCLR run folder",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -86,6 +93,7 @@ def main(argv=None):
             "batch_size": args.classifier_batch_size,
         },
         timings=timings,
+        simclr_encoder=None if args.simclr_encoder == "none" else args.simclr_encoder,
     )
     print(f"flarekit: study written to {path} ({time.perf_counter() - started:.0f} s)")
     print(path.read_text())

@@ -10,7 +10,7 @@ task = "generation"
 condition = "goes_class"  # goes_class | log_flux
 channels = ("magnetogram", "euv_94")
 image_size = 64
-bin_factor = 2  # generate at 32 x 32, as the diffusion starter
+bin_factor = 1  # generate at 64 x 64, as the diffusion starter
 
 # --- architecture ---
 latent_dim = 32
