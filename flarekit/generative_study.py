@@ -9,7 +9,11 @@ Three measurements on top of finished generation runs (SCIENCE.md,
 2. `sampler_table`: the same conditions sampled with DDPM 1000, DDIM 50 and
    20, and DPM-Solver++ 20 and 10 steps (and a CVAE baseline), with network
    evaluations and wall time beside every score.
-3. `rebalancing_experiment`: a classifier of the flare class ladder (quiet,
+3. `physical_profile`: per GOES class, the median mean |B| and log10 mean
+   94-like intensity of the images, and their rank correlation with the
+   class, for real and generated sets: whether the physics that sets the
+   flare class in the synthetic Sun follows the condition.
+4. `rebalancing_experiment`: a classifier of the flare class ladder (quiet,
    C, M, X) trained on the real training split with and without generated M
    and X images added, scored on the real test split: per-class accuracy and
    TSS, mean +- sd over seeds.
@@ -31,7 +35,7 @@ the rest of the test split, and every generator is asked for exactly F's
 conditions. FID(G, R) is then directly comparable with the floor FID(F, R),
 and the classifier's consistency on G with its accuracy on the real F.
 
-`tools/generative_study.py` runs all three and writes `study.json` and
+`tools/generative_study.py` runs all four and writes `study.json` and
 `study.md` with the tables.
 """
 
@@ -455,6 +459,96 @@ def sampler_table(
     return rows, images_by_setting
 
 
+# ---- physical profile -------------------------------------------------------------
+def image_statistics(images, channels) -> dict:
+    """Per-image physical summaries: mean |B| (G) of the magnetogram and the
+    log10 mean of each intensity channel, over finite pixels.
+
+    Example:
+        >>> image_statistics(np.full((1, 2, 2, 2), 10.0), ("magnetogram", "euv_94"))
+        {'mean_abs_b': array([10.]), 'log_euv_94': array([1.])}
+    """
+    images = np.asarray(images, dtype=np.float64)
+    statistics = {}
+    for index, name in enumerate(channels):
+        values = images[..., index].reshape(len(images), -1)
+        if name == "magnetogram":
+            statistics["mean_abs_b"] = np.nanmean(np.abs(values), axis=1)
+        else:
+            statistics[f"log_{name}"] = np.log10(
+                np.maximum(np.nanmean(values, axis=1), 1e-12)
+            )
+    return statistics
+
+
+def physical_profile(images, goes_conditions, channels) -> dict:
+    """How image physics follows the GOES class: per class, the median of each
+    `image_statistics` value; over all images, Spearman's rank correlation
+    of each with the class index.
+
+    In the synthetic Sun (SYNTHETIC_SUN.md) the flare rate and the largest
+    flare grow with the region's flux and complexity, and the hot channel
+    brightens after flares, so real images of higher classes have more
+    unsigned flux and brighter 94-like corona. A generator that recovers the
+    class reproduces these trends, whatever a classifier makes of them.
+
+    Returns:
+        {"per_class": {class: {"n", statistic: median}}, "spearman": {statistic: rho}}.
+    """
+    from scipy.stats import spearmanr
+
+    goes_conditions = np.asarray(goes_conditions)
+    statistics = image_statistics(images, channels)
+    per_class = {}
+    for index, name in enumerate(goes.GOES_CLASSES):
+        members = goes_conditions == index
+        if members.any():
+            per_class[name] = {"n": int(members.sum())} | {
+                key: float(np.nanmedian(values[members]))
+                for key, values in statistics.items()
+            }
+    spearman = {}
+    for key, values in statistics.items():
+        finite = np.isfinite(values)
+        varied = np.unique(goes_conditions[finite]).size > 1
+        spearman[key] = (
+            float(spearmanr(goes_conditions[finite], values[finite])[0])
+            if varied
+            else float("nan")
+        )
+    return {"per_class": per_class, "spearman": spearman}
+
+
+def profile_markdown(profiles: dict) -> str:
+    """One row per image set: per-class medians of each statistic, and the
+    rank correlation of each with the class."""
+    if not profiles:
+        return ""
+    first = next(iter(profiles.values()))
+    keys = list(first["spearman"])
+    classes = [
+        c
+        for c in goes.GOES_CLASSES
+        if any(c in p["per_class"] for p in profiles.values())
+    ]
+    header = (
+        "| images | "
+        + " | ".join(f"{key} {name}" for key in keys for name in classes)
+        + " | "
+        + " | ".join(f"Spearman {key}" for key in keys)
+        + " |"
+    )
+    lines = [header, "|" + "---|" * (1 + len(keys) * (len(classes) + 1))]
+    for setting, profile in profiles.items():
+        cells = [
+            _number(profile["per_class"].get(name, {}).get(key, float("nan")), 3)
+            for key in keys
+            for name in classes
+        ] + [_number(profile["spearman"][key], 3) for key in keys]
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # ---- rebalancing ------------------------------------------------------------------
 def rebalancing_experiment(
     train: dict,
@@ -695,6 +789,13 @@ def write_study(out_dir, results: dict) -> Path:
         lines += ["", "## Sampler table", "", sampler_markdown(results["sampler_rows"])]
     if "speedup" in results:
         lines += ["", results["speedup"]]
+    if results.get("physical_profile"):
+        lines += [
+            "",
+            "## Physical profile: per-class medians and rank correlation with the class",
+            "",
+            profile_markdown(results["physical_profile"]),
+        ]
     if "rebalancing" in results:
         lines += [
             "",
@@ -956,6 +1057,17 @@ def run_study(
             plot_contact_sheet(generated, names, channels),
             out_dir / "figures" / f"generated_{setting}.png",
         )
+    profiles = {
+        "real test split (all)": physical_profile(
+            test["images"], test["goes_class"], channels
+        ),
+        "real test images (floor)": physical_profile(
+            test["images"][floor], conditions, channels
+        ),
+    } | {
+        setting: physical_profile(generated, conditions, channels)
+        for setting, generated in images.items()
+    }
     lap("cvae_and_figures_s")
 
     rebalancing = rebalancing_experiment(
@@ -1001,6 +1113,7 @@ def run_study(
         },
         "sampler_rows": rows,
         "speedup": speedup_sentence(rows),
+        "physical_profile": profiles,
         "rebalancing": rebalancing,
         "timings": timings,
     }

@@ -10,9 +10,7 @@ from flarekit.experiment import find_experiment, run_experiment
 from flarekit.generation_experiment import load_generator, sample_to_folder
 
 
-def test_log_flux_conditioned_diffusion_trains_samples_and_reports(
-    tmp_path, tfds_dir
-):
+def test_log_flux_conditioned_diffusion_trains_samples_and_reports(tmp_path, tfds_dir):
     run = run_experiment(
         find_experiment("generation/conditional_diffusion"),
         smoke=True,

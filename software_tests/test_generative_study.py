@@ -110,3 +110,25 @@ def test_scorer_gives_each_extra_extractor_its_own_fid_and_floor(encoder_file):
     assert "FID simclr | FID simclr floor" in table[0]
     assert len(table[0].split("|")) == len(table[2].split("|")) == 18
     assert f"{simclr['fid']:.2f}" in table[2]
+
+
+def test_physical_profile_follows_the_class_it_was_given():
+    rng = np.random.default_rng(1)
+    conditions = np.repeat(np.arange(6), 20)
+    images = np.empty((120, 8, 8, 2), "float32")
+    images[..., 0] = (
+        rng.normal(0, 1, (120, 8, 8)) * (10.0 * (1 + conditions))[:, None, None]
+    )
+    images[..., 1] = 10.0 ** (2 + 0.1 * conditions)[:, None, None]
+    images[0, 0, 0, 0] = np.nan  # off-limb pixels are skipped
+    profile = gs.physical_profile(images, conditions, CHANNELS)
+    medians = [profile["per_class"][name]["mean_abs_b"] for name in ("quiet", "M", "X")]
+    assert medians == sorted(medians) and profile["per_class"]["X"]["n"] == 20
+    assert profile["per_class"]["C"]["log_euv_94"] == pytest.approx(2.3, abs=1e-6)
+    assert profile["spearman"]["mean_abs_b"] > 0.9
+    assert profile["spearman"]["log_euv_94"] == pytest.approx(1.0)
+    flat = gs.physical_profile(images, np.zeros(120, int), CHANNELS)
+    assert np.isnan(flat["spearman"]["mean_abs_b"])
+    table = gs.profile_markdown({"real": profile, "flat": flat}).splitlines()
+    assert table[0].count("|") == table[2].count("|") == table[3].count("|")
+    assert "Spearman mean_abs_b" in table[0]

@@ -44,8 +44,10 @@ def main(argv=None):
     parser.add_argument(
         "--extra-guided-row",
         type=float,
-        default=2.0,
-        help="also a DPM-Solver++ 20 row at this guidance (0: none)",
+        nargs="*",
+        default=[2.0],
+        help="also a DPM-Solver++ 20 row at each of these guidance scales (none: "
+        "pass the flag without values)",
     )
     parser.add_argument("--rebalancing-guidance", type=float, default=2.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -76,8 +78,7 @@ def main(argv=None):
             cvae_overrides=dict(parse_override(t) for t in args.set_cvae),
         )
     settings = [("ddpm", args.ddpm_steps)] + list(generative_study.SAMPLER_SETTINGS[1:])
-    if args.extra_guided_row:
-        settings.append(("dpmpp", 20, args.extra_guided_row))
+    settings += [("dpmpp", 20, scale) for scale in args.extra_guided_row if scale]
     path = generative_study.run_study(
         args.out,
         diffusion_run,
