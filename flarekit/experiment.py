@@ -82,6 +82,8 @@ def trainer_class(name: str):
         )
     module, _, attribute = TRAINERS[name].partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.json"
 
@@ -102,7 +104,10 @@ class Config(dict):
             ) from None
 
     def to_json(self) -> dict:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.items()}
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in self.items()
+        }
 
 
 def _is_config_value(name: str, value) -> bool:
@@ -359,10 +364,24 @@ def _import_network(network_file: Path):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Train, evaluate and report an experiment.")
-    parser.add_argument("--smoke", action="store_true", help="tiny CPU run (config's smoke overrides)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    parser.add_argument("--fresh", action="store_true", help="start a new run even if one can be resumed")
+    parser = argparse.ArgumentParser(
+        description="Train, evaluate and report an experiment."
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny CPU run (config's smoke overrides)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new run even if one can be resumed",
+    )
     parser.add_argument("--output-dir", default=None, help="root folder of run folders")
     return parser.parse_args(argv)
 
@@ -386,7 +405,9 @@ def run(network_file, argv=None, **overrides) -> Path:
     cli_overrides.update(overrides)
     if args.output_dir:
         cli_overrides["output_dir"] = args.output_dir
-    config = load_config(folder / "config.py", smoke=args.smoke, overrides=cli_overrides)
+    config = load_config(
+        folder / "config.py", smoke=args.smoke, overrides=cli_overrides
+    )
     module = _import_network(Path(network_file).resolve())
     trainer = trainer_class(config.trainer)
     # Refuse a config the trainer cannot run before any run folder is made.
@@ -399,7 +420,9 @@ def run(network_file, argv=None, **overrides) -> Path:
         root = root / ".workers" / f"worker-{worker_index()}"
     run_dir = None if args.fresh else find_resumable_run(root, name, config)
     if run_dir is not None:
-        print(f"flarekit: resuming unfinished run {run_dir} (use --fresh to start anew)")
+        print(
+            f"flarekit: resuming unfinished run {run_dir} (use --fresh to start anew)"
+        )
     else:
         run_dir = new_run_folder(root, name)
         write_json_atomic(run_dir / CONFIG_FILE, config.to_json())
@@ -407,7 +430,9 @@ def run(network_file, argv=None, **overrides) -> Path:
     return trainer(config, module.build_network, run_dir, name=name).run()
 
 
-def run_experiment(folder, smoke: bool = False, fresh: bool = False, **overrides) -> Path:
+def run_experiment(
+    folder, smoke: bool = False, fresh: bool = False, **overrides
+) -> Path:
     """`run` for notebooks and scripts: an experiment folder and keyword overrides.
 
     Example:
@@ -471,9 +496,14 @@ class RunCheckpoint:
                 write_csv_atomic(self.run_dir / "history.csv", pd.DataFrame(self.rows))
                 write_json_atomic(
                     checkpoints / STATE_FILE,
-                    {"epochs_done": epoch + 1, "best": self.best, "monitor": self.monitor,
-                     "history": self.rows, "checkpoint": epoch_file,
-                     "seed_states": seed_states(self.model)},
+                    {
+                        "epochs_done": epoch + 1,
+                        "best": self.best,
+                        "monitor": self.monitor,
+                        "history": self.rows,
+                        "checkpoint": epoch_file,
+                        "seed_states": seed_states(self.model),
+                    },
                 )
                 os.replace(checkpoints / epoch_file, checkpoints / "last.keras")
 
@@ -502,7 +532,9 @@ def predict_with_features(model, data, keep, num_outputs: int):
     for key, parts in columns.items():
         values = np.concatenate(parts) if parts else np.array([])
         if values.dtype == object:
-            values = np.array([v.decode() if isinstance(v, bytes) else v for v in values])
+            values = np.array(
+                [v.decode() if isinstance(v, bytes) else v for v in values]
+            )
         merged[key] = values
     output = np.concatenate(outputs) if outputs else np.zeros((0, num_outputs))
     return output, merged
@@ -512,6 +544,27 @@ def _save_model_atomic(model, path: Path) -> None:
     temporary = path.with_name(f".{path.stem}.tmp.keras")
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def load_saved_model(path, compile: bool = True):
+    """`keras.models.load_model` after importing every flarekit module that
+    registers serialisable classes (layers, models, training algorithms), so
+    a checkpoint of a SimCLR, DiffusionModel or ConditionalVAE loads in a
+    fresh process whatever its network.py imported.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+    """
+    import keras
+
+    import flarekit.layers
+    import flarekit.models
+    import flarekit.training  # noqa: F401  (registration side effects)
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No saved model at {path}.")
+    return keras.models.load_model(path, compile=compile)
 
 
 def resume_point(checkpoints: Path) -> tuple:
@@ -660,7 +713,11 @@ class Experiment:
         drop_remainder = replicas > 1 and starves_a_replica(
             train_size, config.batch_size, replicas
         )
-        epochs = None if first_epoch is None else (min(first_epoch, config.epochs), config.epochs)
+        epochs = (
+            None
+            if first_epoch is None
+            else (min(first_epoch, config.epochs), config.epochs)
+        )
         self.train = pipeline.make_dataset(
             self.builder,
             "train",
@@ -670,11 +727,15 @@ class Experiment:
             drop_remainder=drop_remainder,
             **common,
         )
-        self.steps_per_epoch = None if epochs is None else pipeline.epoch_steps(
-            train_size, config.batch_size, drop_remainder
+        self.steps_per_epoch = (
+            None
+            if epochs is None
+            else pipeline.epoch_steps(train_size, config.batch_size, drop_remainder)
         )
         common["batch_size"] = replica_batch_size(
-            splits["validation"].num_examples, config.batch_size, getattr(self, "replicas", 1)
+            splits["validation"].num_examples,
+            config.batch_size,
+            getattr(self, "replicas", 1),
         )
         self.validation = pipeline.make_dataset(self.builder, "validation", **common)
 
@@ -710,15 +771,23 @@ class Experiment:
         from flarekit.data import pipeline
         from flarekit.layers import ChannelNormalization
 
-        layers = [layer for layer in model._flatten_layers() if isinstance(layer, ChannelNormalization)]
+        layers = [
+            layer
+            for layer in model._flatten_layers()
+            if isinstance(layer, ChannelNormalization)
+        ]
         if not layers:
             return
         samples = self.builder.info.splits["train"].num_examples
         stride = max(1, samples // max(1, self.config.normalization_samples))
         # A strided subset covers the whole training period, not just its start.
-        data = pipeline.make_dataset(
-            self.builder, "train", task=self.task, batch_size=None, cache=False
-        ).shard(stride, 0).batch(256)
+        data = (
+            pipeline.make_dataset(
+                self.builder, "train", task=self.task, batch_size=None, cache=False
+            )
+            .shard(stride, 0)
+            .batch(256)
+        )
         for layer in layers:
             upstream = keras.Model(model.inputs, layer.input)
             layer.adapt(upstream.predict_on_batch(x) for x, _ in data)
@@ -738,12 +807,17 @@ class Experiment:
         from flarekit.data import pipeline
 
         if not hasattr(self, "_train_labels"):
-            flux = pipeline.read_columns(self.builder, "train", ["peak_flux"])["peak_flux"]
+            flux = pipeline.read_columns(self.builder, "train", ["peak_flux"])[
+                "peak_flux"
+            ]
             self._train_labels = self.task.labels_from_flux(flux.to_numpy())
         if self.task.kind == "binary":
             return float(np.mean(self._train_labels))
         if self.task.kind == "multiclass":
-            return [float(np.mean(self._train_labels == k)) for k in range(self.task.num_outputs)]
+            return [
+                float(np.mean(self._train_labels == k))
+                for k in range(self.task.num_outputs)
+            ]
         return float(np.mean(self._train_labels))
 
     # ---- run --------------------------------------------------------------
@@ -776,7 +850,7 @@ class Experiment:
             self.validation = shard_by_data(self.validation)
         with strategy.scope():
             if state:
-                model = keras.models.load_model(model_path)
+                model = load_saved_model(model_path)
                 restore_seed_states(model, state.get("seed_states"))
             else:
                 model = self.build_network(config)
@@ -819,7 +893,9 @@ class Experiment:
             self.timings["train_s"] = train_seconds
             self.timings["epochs_trained"] = config.epochs - epochs_done
             samples = self.builder.info.splits["train"].num_examples
-            self.timings["train_images_per_s"] = samples * (config.epochs - epochs_done) / train_seconds
+            self.timings["train_images_per_s"] = (
+                samples * (config.epochs - epochs_done) / train_seconds
+            )
         best_path = checkpoints / "best.keras"
         if self.replicas > 1 and not best_path.exists():
             best_path = resume_point(checkpoints)[1] or best_path
@@ -830,7 +906,7 @@ class Experiment:
             # prediction would need collective ops).
             local = self.replicas > 1
             with contextlib.nullcontext() if local else strategy.scope():
-                model = keras.models.load_model(best_path)
+                model = load_saved_model(best_path)
         self.evaluate_and_report(model)
         return self.run_dir
 
@@ -869,7 +945,14 @@ class Experiment:
         from flarekit.data import goes, pipeline
 
         features = self.builder.info.features
-        wanted = ["timestamp", "region", "peak_flux", "previous_peak_flux", "goes_class", "probability"]
+        wanted = [
+            "timestamp",
+            "region",
+            "peak_flux",
+            "previous_peak_flux",
+            "goes_class",
+            "probability",
+        ]
         keep = [key for key in wanted if key in features]
         data = pipeline.make_dataset(
             self.builder,
@@ -879,7 +962,9 @@ class Experiment:
             cache=False,
             keep_features=keep,
         )
-        output, columns = predict_with_features(model, data, keep, self.task.num_outputs)
+        output, columns = predict_with_features(
+            model, data, keep, self.task.num_outputs
+        )
         frame = pd.DataFrame(
             {"split": split, **{k: v for k, v in columns.items() if k != "probability"}}
         )
@@ -915,7 +1000,11 @@ class Experiment:
         from flarekit.data import goes
 
         fluxes = [goes.class_to_flux(t) for t in thresholds]
-        matches = [i for i, flux in enumerate(fluxes) if np.isclose(flux, self.task.threshold_flux)]
+        matches = [
+            i
+            for i, flux in enumerate(fluxes)
+            if np.isclose(flux, self.task.threshold_flux)
+        ]
         if not matches:
             return np.nan
         return np.asarray(probabilities)[:, matches[0]]
@@ -923,7 +1012,9 @@ class Experiment:
     def settings(self) -> dict:
         """What makes this run's numbers comparable (SCIENCE.md), for the report."""
         config, metadata = self.config, self.metadata
-        counts = {name: split.num_examples for name, split in self.builder.info.splits.items()}
+        counts = {
+            name: split.num_examples for name, split in self.builder.info.splits.items()
+        }
         split_info = metadata.get("split", metadata.get("splits", {}))
         return {
             "experiment": self.name,
@@ -934,15 +1025,20 @@ class Experiment:
             "classes": list(self.task.class_names),
             "horizon_hours": metadata.get("horizon_hours"),
             "window_rule": metadata.get(
-                "window_rule", metadata.get("window", "largest flare peaking in (t, t + horizon]")
+                "window_rule",
+                metadata.get("window", "largest flare peaking in (t, t + horizon]"),
             ),
             "label_definition": self._label_definition(metadata),
             "unit": metadata.get("unit", self._default_unit()),
             "flux_scale": metadata.get("flux_scale", "unstated"),
             "split": split_info,
             "split_counts": counts,
-            "gap_days": split_info.get("gap_days") if isinstance(split_info, dict) else None,
-            "allow_leakage": bool(split_info.get("allow_leakage", False)) if isinstance(split_info, dict) else False,
+            "gap_days": split_info.get("gap_days")
+            if isinstance(split_info, dict)
+            else None,
+            "allow_leakage": bool(split_info.get("allow_leakage", False))
+            if isinstance(split_info, dict)
+            else False,
             "channels": list(config.channels) or list(self.channel_names),
             "seed": config.seed,
             "aggregation": f"single run, seed {config.seed}",
@@ -954,17 +1050,23 @@ class Experiment:
     def _default_unit(self) -> str:
         if self.task.input_key == "frames":
             return "active-region sequence"
-        return "full disk" if "full_disk" in self.config.dataset else "active-region patch"
+        return (
+            "full disk" if "full_disk" in self.config.dataset else "active-region patch"
+        )
 
     def _label_definition(self, metadata) -> str:
         horizon = metadata.get("horizon_hours", "?")
         quiet = "no flare in the window (peak_flux 1e-9 W/m^2)"
         if self.task.kind == "binary":
-            return (f"1 if the largest flare peaking in (t, t + {horizon} h] is >= "
-                    f"{self.task.threshold}, else 0; quiet = {quiet}")
+            return (
+                f"1 if the largest flare peaking in (t, t + {horizon} h] is >= "
+                f"{self.task.threshold}, else 0; quiet = {quiet}"
+            )
         if self.task.kind == "multiclass":
-            return (f"class of the largest flare peaking in (t, t + {horizon} h] among "
-                    f"{list(self.task.class_names)} (below {self.task.class_names[1]} = quiet)")
+            return (
+                f"class of the largest flare peaking in (t, t + {horizon} h] among "
+                f"{list(self.task.class_names)} (below {self.task.class_names[1]} = quiet)"
+            )
         return f"log10 of the largest peak flux in (t, t + {horizon} h]; quiet = -9"
 
     def evaluate_and_report(self, model) -> None:

@@ -329,12 +329,7 @@ def load_generator(run: str | Path):
     Raises:
         FileNotFoundError: none of them exists.
     """
-    import keras
-
-    # Importing registers DiffusionModel, ConditionalVAE and their layers.
-    import flarekit.models.unet
-    import flarekit.training.cvae
-    import flarekit.training.diffusion  # noqa: F401
+    from flarekit.experiment import load_saved_model
 
     run = Path(run)
     for candidate in (
@@ -343,7 +338,7 @@ def load_generator(run: str | Path):
         run / "checkpoints" / "last.keras",
     ):
         if candidate.exists():
-            return keras.models.load_model(candidate)
+            return load_saved_model(candidate)
     raise FileNotFoundError(
         f"No generative model in {run}: expected {MODEL_FILE} or checkpoints/*.keras."
     )

@@ -28,7 +28,12 @@ COLOUR_FEATURES = ("goes_class", "mount_wilson")
 
 
 def encode(
-    encoder, builder, split: str, batch_size: int = 64, max_examples: int | None = None
+    encoder,
+    builder,
+    split: str,
+    batch_size: int = 64,
+    max_examples: int | None = None,
+    channel_indices=None,
 ):
     """Encoder features of a split, with the class features used for colouring.
 
@@ -38,6 +43,11 @@ def encode(
         split: split to encode (only read, never trained on).
         batch_size: images per forward pass.
         max_examples: keep the first this many (None: all).
+        channel_indices: the image channels the encoder takes, in its order
+            (`tasks.channel_indices_for`); None: all of the dataset's.
+
+    Raises:
+        ValueError: the encoder takes another number of channels than it is given.
 
     Returns:
         (features [N, D] float32, dict name -> (int labels [N], class names)) for
@@ -45,15 +55,28 @@ def encode(
     """
     features_info = builder.info.features
     keys = [key for key in COLOUR_FEATURES if key in features_info]
+    given = (
+        len(channel_indices)
+        if channel_indices is not None
+        else features_info["image"].shape[-1]
+    )
+    expected = encoder.inputs[0].shape[-1]
+    if expected is not None and expected != given:
+        raise ValueError(
+            f"Encoder {encoder.name!r} takes {expected} channels but would get {given} "
+            f"from {builder.info.full_name}; pass channel_indices "
+            "(tasks.channel_indices_for(config.channels, ...))."
+        )
     dataset = builder.as_dataset(split=split, shuffle_files=False)
     if max_examples is not None:
         dataset = dataset.take(int(max_examples))
     dataset = dataset.batch(batch_size)
     outputs, columns = [], {key: [] for key in keys}
     for batch in dataset.as_numpy_iterator():
-        outputs.append(
-            np.asarray(encoder.predict_on_batch(batch["image"]), dtype=np.float32)
-        )
+        images = batch["image"]
+        if channel_indices is not None:
+            images = images[..., list(channel_indices)]
+        outputs.append(np.asarray(encoder.predict_on_batch(images), dtype=np.float32))
         for key in keys:
             columns[key].append(batch[key])
     features = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)

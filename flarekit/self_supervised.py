@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -208,17 +207,14 @@ class SimCLRExperiment(fx.Experiment):
         return model
 
     def run(self) -> Path:
-        import keras
 
         config = self.config
         fx.set_seed(config.seed, config.deterministic)
         self.prepare_data()
         checkpoints = self.run_dir / "checkpoints"
-        state = {}
-        if (checkpoints / fx.STATE_FILE).exists():
-            state = json.loads((checkpoints / fx.STATE_FILE).read_text())
+        state, model_path = fx.resume_point(checkpoints)
         if state:
-            model = keras.models.load_model(checkpoints / "last.keras")
+            model = fx.load_saved_model(model_path)
         else:
             encoder = self.build_network(config)
             self.adapt_normalization(encoder)
@@ -311,6 +307,7 @@ class SimCLRExperiment(fx.Experiment):
         import pandas as pd
 
         from flarekit import interpret_embeddings, report
+        from flarekit.data import tasks
 
         config = self.config
         figures = self.run_dir / "figures"
@@ -362,6 +359,11 @@ class SimCLRExperiment(fx.Experiment):
                 self.builder,
                 "validation",
                 max_examples=config.tsne_examples,
+                channel_indices=tasks.channel_indices_for(
+                    config.channels, self.channel_names
+                )
+                if config.channels
+                else None,
             )
             if len(features) >= 3:
                 points = interpret_embeddings.tsne_embedding(features, seed=config.seed)
@@ -475,17 +477,14 @@ class FinetuneExperiment(fx.Experiment):
         return model
 
     def run(self) -> Path:
-        import keras
 
         config = self.config
         fx.set_seed(config.seed, config.deterministic)
         self.prepare_data()
         checkpoints = self.run_dir / "checkpoints"
-        state = {}
-        if (checkpoints / fx.STATE_FILE).exists():
-            state = json.loads((checkpoints / fx.STATE_FILE).read_text())
+        state, model_path = fx.resume_point(checkpoints)
         if state:
-            model = keras.models.load_model(checkpoints / "last.keras")
+            model = fx.load_saved_model(model_path)
         else:
             model = self.build_network(config)
             # Statistics of unlabelled training images of this dataset, for
@@ -527,7 +526,7 @@ class FinetuneExperiment(fx.Experiment):
             )
         best_path = checkpoints / "best.keras"
         if best_path.exists():
-            model = keras.models.load_model(best_path)
+            model = fx.load_saved_model(best_path)
         self.evaluate_and_report(model)
         return self.run_dir
 

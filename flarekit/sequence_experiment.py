@@ -43,8 +43,10 @@ from flarekit.experiment import (
     STATE_FILE,
     Experiment,
     RunCheckpoint,
+    load_saved_model,
     make_strategy,
     predict_with_features,
+    resume_point,
     set_seed,
 )
 from flarekit.io import write_csv_atomic, write_json_atomic, write_text_atomic
@@ -96,8 +98,12 @@ class SequenceKFoldExperiment(Experiment):
         """Refuse a forbidden oversampling variant before a run folder is made."""
         from flarekit.data import sequences
 
-        sequences.oversampled_parts(config.get("oversampling", KFOLD_DEFAULTS["oversampling"]))
-        sequences.check_transforms(config.get("transforms", KFOLD_DEFAULTS["transforms"]))
+        sequences.oversampled_parts(
+            config.get("oversampling", KFOLD_DEFAULTS["oversampling"])
+        )
+        sequences.check_transforms(
+            config.get("transforms", KFOLD_DEFAULTS["transforms"])
+        )
 
     # ---- data -------------------------------------------------------------
     def check_protocol(self) -> tuple:
@@ -278,7 +284,6 @@ class SequenceKFoldExperiment(Experiment):
 
     def run_fold(self, fold: int, strategy) -> dict:
         """Train fold `fold` (resuming if interrupted), score it, return its metrics."""
-        import keras
         import pandas as pd
 
         from flarekit import metrics
@@ -289,13 +294,11 @@ class SequenceKFoldExperiment(Experiment):
         if (fold_dir / "metrics.json").exists():
             return json.loads((fold_dir / "metrics.json").read_text())
         checkpoints.mkdir(parents=True, exist_ok=True)
-        state = {}
-        if (checkpoints / STATE_FILE).exists():
-            state = json.loads((checkpoints / STATE_FILE).read_text())
+        state, model_path = resume_point(checkpoints)
         set_seed(config.seed + fold, config.deterministic)
         with strategy.scope():
             if state:
-                model = keras.models.load_model(checkpoints / "last.keras")
+                model = load_saved_model(model_path)
             else:
                 model = self.build_network(config)
                 self.adapt_fold_normalization(model, fold)
@@ -327,7 +330,7 @@ class SequenceKFoldExperiment(Experiment):
             timings.update(timer.clips_per_second(self.clips_per_epoch(fold)))
         if (checkpoints / "best.keras").exists():
             with strategy.scope():
-                model = keras.models.load_model(checkpoints / "best.keras")
+                model = load_saved_model(checkpoints / "best.keras")
         validation_rows = self.fold_predictions(model, fold, "validation")
         test_rows = self.fold_predictions(model, fold, "test")
         predictions = pd.concat([validation_rows, test_rows], ignore_index=True)

@@ -40,3 +40,23 @@ def test_encode_reads_features_and_class_labels(smoke_builder):
     assert set(labelled) == {"goes_class", "mount_wilson"}
     labels, names = labelled["mount_wilson"]
     assert len(labels) == 20 and names[0] == "alpha"
+
+
+def test_encode_gives_a_channel_subset_encoder_its_channels(smoke_builder):
+    from flarekit import models
+    from flarekit.data import pipeline, tasks
+
+    encoder = models.build_encoder(
+        ("magnetogram", "euv_94"), image_size=8, filters=(4,)
+    )
+    indices = tasks.channel_indices_for(
+        ("magnetogram", "euv_94"), pipeline.channel_names(smoke_builder)
+    )
+    features, _ = interpret_embeddings.encode(
+        encoder, smoke_builder, "validation", max_examples=10, channel_indices=indices
+    )
+    assert features.shape == (10, 4) and np.isfinite(features).all()
+    with pytest.raises(ValueError, match="takes 2 channels but would get 4"):
+        interpret_embeddings.encode(
+            encoder, smoke_builder, "validation", max_examples=4
+        )
