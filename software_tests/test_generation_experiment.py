@@ -34,3 +34,16 @@ def test_log_flux_conditioned_diffusion_trains_samples_and_reports(tmp_path, tfd
     assert samples["images"].shape[0] == 3
     assert np.allclose(samples["conditions"], np.log10(2.5e-5))
     assert (out / "contact_sheet.png").stat().st_size > 0
+
+
+def test_contact_sheet_rows_follow_the_goes_ladder_whatever_the_image_order():
+    from flarekit.generation_experiment import plot_contact_sheet
+
+    images = np.random.default_rng(0).lognormal(size=(4, 8, 8, 2)).astype("float32")
+    figure = plot_contact_sheet(
+        images, ["X", "quiet", "M", "X"], ("magnetogram", "euv_94")
+    )
+    labels = [axes.get_ylabel() for axes in figure.axes if axes.get_ylabel()]
+    assert [label.split("\n")[0] for label in labels] == ["quiet"] * 2 + ["M"] * 2 + [
+        "X"
+    ] * 2

@@ -18,7 +18,7 @@ condition = (
 # corona that brightens in flares. Fewer channels train faster on a CPU.
 channels = ("magnetogram", "euv_94")
 image_size = 64  # the dataset's patch size
-# Generate at image_size / bin_factor: 1 = the full 64 x 64 patch (a ~55-minute
+# Generate at image_size / bin_factor: 1 = the full 64 x 64 patch (a ~60-minute
 # CPU run on 2 cores); 2 gives 32 x 32 images and a ~4x cheaper run.
 bin_factor = 1
 
