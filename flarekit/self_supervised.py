@@ -207,7 +207,6 @@ class SimCLRExperiment(fx.Experiment):
         return model
 
     def run(self) -> Path:
-
         config = self.config
         fx.set_seed(config.seed, config.deterministic)
         self.prepare_data()
@@ -477,7 +476,6 @@ class FinetuneExperiment(fx.Experiment):
         return model
 
     def run(self) -> Path:
-
         config = self.config
         fx.set_seed(config.seed, config.deterministic)
         self.prepare_data()
