@@ -277,12 +277,13 @@ def plot_contact_sheet(images, labels, channels, max_columns: int = 8):
     """
     from matplotlib.figure import Figure
 
+    from flarekit.data import goes
+
     images = np.asarray(images, dtype=np.float64)
     labels = [str(label) for label in labels]
     groups = list(dict.fromkeys(labels))
-    order = ("quiet", "A", "B", "C", "M", "X")  # GOES classes in flux order
-    if all(group in order for group in groups):
-        groups.sort(key=order.index)
+    if all(group in goes.GOES_CLASSES for group in groups):
+        groups.sort(key=goes.GOES_CLASSES.index)  # flux order
     columns = min(max_columns, max(labels.count(g) for g in groups))
     rows = len(groups) * len(channels)
     figure = Figure(figsize=(1.1 * columns + 1.2, 1.1 * rows + 0.3))

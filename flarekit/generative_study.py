@@ -249,38 +249,23 @@ def weights_digest(model) -> str:
 
 
 def find_simclr_encoder(dataset: str, channels, runs_dir=None) -> Path | None:
-    """The newest finished SimCLR run's `encoder.keras` pretrained on `dataset`
-    with exactly `channels` (in order), or None when there is none.
+    """`encoder.keras` of the newest finished (non-smoke) SimCLR run pretrained
+    on `dataset` with exactly `channels` (in order), or None when there is none.
 
-    Looks under `<runs root>/ssl/simclr_pretrain/*` (or `runs_dir` when
-    given) for a run whose config.json names the dataset and channels and
-    whose encoder.keras exists; smoke runs are skipped.
+    Args:
+        runs_dir: the folder of SimCLR run folders (default: the
+            `ssl/simclr_pretrain` starter's, as `latest_run` finds it).
 
     Example:
         >>> find_simclr_encoder("synthetic_sun/active_region", ("magnetogram", "euv_94"))
     """
-    import json
-
-    if runs_dir is None:
-        from flarekit.experiment import find_experiment, load_config, runs_root
-
-        folder = find_experiment("ssl/simclr_pretrain")
-        runs_dir = runs_root(load_config(folder), folder) / "ssl" / "simclr_pretrain"
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return None
-    for run in sorted(runs_dir.iterdir(), reverse=True):
-        config_path, encoder = run / "config.json", run / "encoder.keras"
-        if not (config_path.exists() and encoder.exists()):
-            continue
-        config = json.loads(config_path.read_text())
-        if (
-            config.get("dataset") == dataset
-            and list(config.get("channels") or []) == list(channels)
-            and not config.get("smoke", False)
-        ):
-            return encoder
-    return None
+    run = latest_run(
+        "ssl/simclr_pretrain",
+        where={"dataset": dataset, "channels": tuple(channels)},
+        base=runs_dir,
+    )
+    encoder = None if run is None else run / "encoder.keras"
+    return encoder if encoder is not None and encoder.exists() else None
 
 
 def load_simclr_extractor(path, channels) -> tuple[str, object]:
@@ -873,32 +858,49 @@ def study_folder(name: str) -> Path:
     return runs_root(load_config(folder), folder) / "generative_study" / name
 
 
-def latest_run(experiment: str, smoke: bool = False) -> Path | None:
+def latest_run(
+    experiment: str, smoke: bool = False, where=None, base=None
+) -> Path | None:
     """The newest finished run (one with metrics.json) of an experiment whose
     smoke setting matches, or None.
+
+    Args:
+        where: {config key: value} the run's config.json must also have
+            (tuples compare as the lists JSON stores).
+        base: the folder of the experiment's run folders (default: under
+            the runs root, as `run_experiment` writes them).
 
     Example:
         >>> latest_run("generation/conditional_diffusion")
     """
     import json
 
-    from flarekit.experiment import (
-        experiment_name,
-        find_experiment,
-        load_config,
-        runs_root,
-    )
+    if base is None:
+        from flarekit.experiment import (
+            experiment_name,
+            find_experiment,
+            load_config,
+            runs_root,
+        )
 
-    folder = find_experiment(experiment)
-    base = runs_root(load_config(folder, smoke=smoke), folder) / experiment_name(folder)
+        folder = find_experiment(experiment)
+        config = load_config(folder, smoke=smoke)
+        base = runs_root(config, folder) / experiment_name(folder)
+    base = Path(base)
     if not base.is_dir():
         return None
+    wanted = {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in {"smoke": smoke, **dict(where or {})}.items()
+    }
     for run in sorted(base.iterdir(), reverse=True):
         config_path = run / "config.json"
-        finished = (run / "metrics.json").exists() and config_path.exists()
-        if (
-            finished
-            and json.loads(config_path.read_text()).get("smoke", False) == smoke
+        if not ((run / "metrics.json").exists() and config_path.exists()):
+            continue
+        config = json.loads(config_path.read_text())
+        if all(
+            config.get(key, False if key == "smoke" else None) == value
+            for key, value in wanted.items()
         ):
             return run
     return None

@@ -23,13 +23,15 @@ def test_ladder_and_class_matched_sets_never_take_more_than_half_a_class():
     assert gs.ladder_index([0, 1, 2, 3, 4, 5]).tolist() == [0, 0, 0, 1, 2, 3]
 
 
-def _write_run(folder, dataset, channels, smoke=False, encoder=True):
+def _write_run(folder, dataset, channels, smoke=False, encoder=True, finished=True):
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(
         json.dumps({"dataset": dataset, "channels": list(channels), "smoke": smoke})
     )
     if encoder:
         (folder / "encoder.keras").write_bytes(b"")
+    if finished:
+        (folder / "metrics.json").write_text("{}")
 
 
 def test_find_simclr_encoder_takes_the_newest_run_with_same_dataset_and_channels(
@@ -40,7 +42,10 @@ def test_find_simclr_encoder_takes_the_newest_run_with_same_dataset_and_channels
     _write_run(tmp_path / "20260102T000000Z", dataset, CHANNELS[::-1])  # order differs
     _write_run(tmp_path / "20260103T000000Z", "synthetic_sun/full_disk", CHANNELS)
     _write_run(tmp_path / "20260104T000000Z", dataset, CHANNELS, smoke=True)
-    _write_run(tmp_path / "20260105T000000Z", dataset, CHANNELS, encoder=False)
+    _write_run(
+        tmp_path / "20260105T000000Z", dataset, CHANNELS, encoder=False, finished=False
+    )
+    _write_run(tmp_path / "20260106T000000Z", dataset, CHANNELS, finished=False)
     found = gs.find_simclr_encoder(dataset, CHANNELS, runs_dir=tmp_path)
     assert found == tmp_path / "20260101T000000Z" / "encoder.keras"
     assert gs.find_simclr_encoder(dataset, ("euv_171",), runs_dir=tmp_path) is None
