@@ -20,7 +20,8 @@ from typing import ClassVar
 import numpy as np
 import tensorflow_datasets as tfds
 
-from flarekit.data import archives, goes, splits
+from flarekit.data import goes, splits
+from flarekit.data.archives import images, sharp
 
 _HOMEPAGE = "http://jsoc.stanford.edu/doc/data/hmi/sharp/sharp.htm"
 # The labels say only ">= M1.0 or not"; positives get the threshold's flux
@@ -83,15 +84,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Put in the TFDS manual folder, `<data_dir>/downloads/manual/`:
     - `frames/`: the SHARP magnetogram JPEGs, any folder tree, named
-      `hmi.sharp_720s.<HARP>.<YYYYMMDD_hhmmss>_TAI.magnetogram.fits.jpg`;
-    - `labels_24h.txt`, `labels_48h.txt`: lines `<frame name> <0|1>`, the frame
-      being the last of its 16-frame sequence.
+      `hmi.sharp_720s.<HARP>.<YYYYMMDD_hhmmss>_TAI.magnetogram.fits.jpg`
+      (`.jpg` or no suffix also do);
+    - `labels_24h.txt`, `labels_48h.txt`: lines `<name> <0|1>`, the name being
+      the last frame of its 16-frame sequence as the archive writes it
+      (`hmi.sharp_720s.<HARP>.<YYYYMMDD_hhmmss>_TAI.magnetogram`, with or
+      without `.fits.jpg`) or the sequence
+      (`hmi.sharp_720s.<HARP>.<start>_TAI.to.<end>_TAI`).
     """
     BUILDER_CONFIGS: ClassVar[list] = _configs()
 
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
-        size, length = config.image_size, archives.SHARP_SEQUENCE_LENGTH
+        size, length = config.image_size, sharp.SHARP_SEQUENCE_LENGTH
         features = tfds.features.FeaturesDict({
             "frames": tfds.features.Tensor(shape=(length, size, size, 1), dtype=np.float32,
                                            encoding=tfds.features.Encoding.ZLIB),
@@ -106,6 +111,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         })
         metadata = tfds.core.MetadataDict(
             channels=["magnetogram_jpeg"],
+            # A JPEG rendering of the field (128 is zero field), not Gauss: its
+            # values are positive brightness, so it is not scaled as signed.
+            channel_declarations={
+                "magnetogram_jpeg": {
+                    "unit": "JPEG brightness 0-255",
+                    "kind": "positive",
+                    "floor": 1.0,
+                }
+            },
             pixel_unit="JPEG brightness 0-255 of the line-of-sight field cut-out",
             flux_scale="swpc",
             peak_flux_note="labels are binary (>= M1.0); peak_flux is 1e-5 (the "
@@ -113,7 +127,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "for negatives",
             threshold="M1.0",
             horizon_hours=float(config.horizon_hours),
-            cadence_minutes=archives.SHARP_CADENCE_MINUTES,
+            cadence_minutes=sharp.SHARP_CADENCE_MINUTES,
             sequence_length=length,
             timestamp_note="UTC of the last frame (file names are TAI)",
         )
@@ -133,8 +147,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             raise FileNotFoundError(
                 f"Expected {label_file} and {root / 'frames'}: "
                 f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-        samples, dropped = archives.sharp_sequences(
-            root / "frames", archives.read_sharp_labels(label_file),
+        samples, dropped = sharp.sharp_sequences(
+            root / "frames", sharp.read_sharp_labels(label_file),
             max_missing=config.max_missing_frames)
         timestamps = np.array([_unix(sample["time_utc"]) for sample in samples])
         regions = np.array([f"HARP{sample['harp']}" for sample in samples])
@@ -166,7 +180,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             present = np.array([path is not None for path in sample["frames"]])
             for index, path in enumerate(sample["frames"]):
                 if path is not None:
-                    frames[index, :, :, 0] = archives.load_jpeg(path, size)
+                    frames[index, :, :, 0] = images.load_jpeg(path, size)
             flux = _POSITIVE_FLUX if sample["label"] else goes.QUIET_FLUX
             yield sample["name"], {
                 "frames": frames,

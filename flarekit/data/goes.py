@@ -22,6 +22,7 @@ event list and from a light curve agree.
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -371,14 +372,16 @@ def read_xrs(path) -> XRSSeries:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the satellite cannot be determined, naming the file.
+        ValueError: the satellite cannot be determined; a netCDF without
+            `time`, a flux variable or its quality-flag variable; a file
+            sunpy cannot read (truncated, corrupted). Each message names the
+            file and, where one is missing, the variable.
 
     Example:
         >>> series = read_xrs("go1520110607.fits")
         >>> series.satellite, series.scale
         (15, 'swpc')
     """
-    import os
     import warnings
 
     path = str(path)
@@ -386,14 +389,19 @@ def read_xrs(path) -> XRSSeries:
         raise FileNotFoundError(f"No such GOES XRS file: {path}")
     import sunpy.timeseries
 
+    name = os.path.basename(path)
+    is_netcdf = name.lower().endswith((".nc", ".nc.gz"))
+    if is_netcdf:
+        _check_netcdf_variables(path)
     with warnings.catch_warnings():
         # sunpy warns about unknown header cards in the legacy FITS files.
         warnings.simplefilter("ignore")
-        timeseries = sunpy.timeseries.TimeSeries(path)
-        frame = timeseries.to_dataframe()
+        try:
+            timeseries = sunpy.timeseries.TimeSeries(path)
+            frame = timeseries.to_dataframe()
+        except Exception as error:  # sunpy wraps what it meets in TypeError/ValueError
+            raise ValueError(_unreadable_xrs(path, is_netcdf, error)) from error
         observatory = str(getattr(timeseries, "observatory", "") or "")
-    name = os.path.basename(path)
-    is_netcdf = name.lower().endswith((".nc", ".nc.gz"))
     attributes, flag_masks = _netcdf_description(path) if is_netcdf else ({}, {})
     satellite = _xrs_satellite(name, attributes, observatory, path)
     product = _xrs_product(name, attributes, satellite, is_netcdf)
@@ -414,6 +422,74 @@ def read_xrs(path) -> XRSSeries:
     return XRSSeries(
         frame.index, fluxes["xrsb"], fluxes["xrsa"], satellite, product,
         xrs_flux_scale(satellite, product), path, masked,
+    )
+
+
+# Variable names of the NOAA netCDF products, GOES 13-15 science and GOES-R.
+_NETCDF_FLUX = {"xrsa": ("xrsa_flux", "a_flux"), "xrsb": ("xrsb_flux", "b_flux")}
+_NETCDF_FLAGS = {"xrsa": ("xrsa_flags", "xrsa_flag", "a_flags"),
+                 "xrsb": ("xrsb_flags", "xrsb_flag", "b_flags")}
+
+
+def _check_netcdf_variables(path: str) -> None:
+    """Raise, naming the file and the variable, when a netCDF lacks what sunpy reads.
+
+    sunpy's reader fails on these files with KeyError, AttributeError or
+    "Something went wrong" messages that name neither.
+    """
+    import h5netcdf
+
+    try:
+        handle = h5netcdf.File(path, "r")
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"{path}: not a readable netCDF-4 (HDF5) file ({os.path.getsize(path)} bytes; "
+            f"truncated or corrupted?): {error}"
+        ) from error
+    with handle:
+        names = set(handle.variables)
+        if "time" not in names:
+            raise ValueError(
+                f"{path}: no 'time' variable; a GOES XRS netCDF has one (seconds since "
+                f"an epoch). Variables found: {sorted(names)}."
+            )
+        if "units" not in handle.variables["time"].attrs:
+            raise ValueError(f"{path}: variable 'time' has no 'units' attribute "
+                             "('seconds since <epoch>').")
+        flux_a = next((n for n in _NETCDF_FLUX["xrsa"] if n in names), None)
+        for channel in ("xrsa", "xrsb"):
+            # sunpy takes the XRS-B name from the XRS-A one ("a" -> "b").
+            wanted = (_NETCDF_FLUX[channel] if flux_a is None
+                      else (flux_a.replace("a", "b") if channel == "xrsb" else flux_a,))
+            if not any(n in names for n in wanted):
+                raise ValueError(
+                    f"{path}: no {channel.upper()} flux variable (expected "
+                    f"{' or '.join(repr(n) for n in wanted)}); variables found: "
+                    f"{sorted(names)}."
+                )
+            if not any(n in names for n in _NETCDF_FLAGS[channel]):
+                raise ValueError(
+                    f"{path}: no {channel.upper()} quality-flag variable (expected one of "
+                    f"{_NETCDF_FLAGS[channel]}); without it bad samples cannot be masked. "
+                    f"Variables found: {sorted(names)}."
+                )
+
+
+def _unreadable_xrs(path: str, is_netcdf: bool, error: Exception) -> str:
+    kind = "netCDF" if is_netcdf else "legacy FITS"
+    detail = ""
+    if not is_netcdf:
+        try:
+            from astropy.io import fits
+
+            with fits.open(path) as hdus:
+                detail = (f"; it holds {len(hdus)} HDU(s) and the flux table, HDU 2, "
+                          + ("is missing" if len(hdus) < 3 else "cannot be read"))
+        except Exception as fits_error:  # the FITS structure itself is broken
+            detail = f"; astropy cannot open it either ({fits_error})"
+    return (
+        f"{path}: not a readable GOES XRS {kind} file ({os.path.getsize(path)} bytes; "
+        f"truncated or corrupted?){detail}. sunpy said: {type(error).__name__}: {error}"
     )
 
 
@@ -475,6 +551,195 @@ def _xrs_product(name: str, attributes: dict, satellite: int, is_netcdf: bool) -
     if name.lower().startswith("sci_") or "science-quality" in description.lower():
         return "science"
     return "operational_netcdf"
+
+
+# The CSV exports users download, by their column names (lower-cased):
+# - NOAA NGDC/NCEI operational GOES 8-15 files (g15_xrs_2s_YYYYMMDD_YYYYMMDD.csv,
+#   g15_xrs_1m_...): metadata lines, a line "data:", then time_tag with
+#   A_FLUX/B_FLUX (2 s) or A_AVG/B_AVG (1 min) and A_QUAL_FLAG/B_QUAL_FLAG;
+# - SWPC's real-time X-ray product (xrays-*.json, or saved as CSV): one row
+#   per time and band, time_tag, satellite, flux, energy ("0.1-0.8nm" is
+#   XRS-B, "0.05-0.4nm" XRS-A);
+# - what sunpy and pandas write (TimeSeries.to_dataframe().to_csv()): a time
+#   column, xrsa, xrsb and optionally xrsa_quality, xrsb_quality.
+_CSV_TIME_NAMES = ("time_tag", "time", "date", "datetime", "utc", "")
+_CSV_FLUX_NAMES = {"xrsa": ("xrsa", "a_flux", "a_avg", "xrsa_flux", "xrs_a", "short"),
+                   "xrsb": ("xrsb", "b_flux", "b_avg", "xrsb_flux", "xrs_b", "long")}
+_CSV_FLAG_NAMES = {"xrsa": ("xrsa_quality", "a_qual_flag", "xrsa_flag", "xrsa_flags"),
+                   "xrsb": ("xrsb_quality", "b_qual_flag", "xrsb_flag", "xrsb_flags")}
+_SWPC_BANDS = {"0.05-0.4nm": "xrsa", "0.1-0.8nm": "xrsb"}
+
+
+def read_xrs_csv(path, satellite: int | None = None, product: str | None = None,
+                 columns: dict | None = None) -> XRSSeries:
+    """Read a GOES XRS light curve exported as CSV (or SWPC's JSON).
+
+    Recognises NOAA NGDC/NCEI operational CSV files (metadata, a "data:"
+    line, then time_tag, A_FLUX/B_FLUX or A_AVG/B_AVG and quality flags),
+    SWPC real-time X-ray products (time_tag, satellite, flux, energy; as
+    JSON or CSV), and what sunpy and pandas write (a time column, xrsa,
+    xrsb, optionally xrsa_quality/xrsb_quality). Fluxes that are missing,
+    not numbers, fill values (<= 0) or flagged (a nonzero quality flag) become
+    NaN, counted in `masked`.
+
+    Args:
+        path: the file.
+        satellite: GOES number, when neither the file name (g15_..., _g16_)
+            nor a satellite column says it.
+        product: key of `XRS_PRODUCTS`; by default "operational_netcdf"
+            (SWPC scale) for GOES 8-15 and "goes_r" for 16 onwards, the
+            products these exports come from.
+        columns: role -> column for other layouts: "time", "xrsb" (required),
+            "xrsa", "xrsa_flag", "xrsb_flag".
+
+    Returns:
+        An `XRSSeries`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an empty file, no time or XRS-B column, unreadable times
+            (with the first lines), an unknown satellite; each names the file
+            and the column.
+
+    Example:
+        >>> series = read_xrs_csv("g15_xrs_1m_20110601_20110630.csv")
+        >>> series.scale
+        'swpc'
+    """
+    import io
+    import json
+
+    import pandas as pd
+
+    path = str(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such GOES XRS file: {path}")
+    with open(path, encoding="utf-8-sig", errors="replace") as stream:
+        text = stream.read()
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty; expected a GOES XRS CSV export.")
+    first_line = 1
+    if text.lstrip().startswith("["):
+        try:
+            frame = pd.DataFrame(json.loads(text), dtype=object)
+        except ValueError as error:
+            raise ValueError(f"{path}: not readable JSON: {error}") from error
+    else:
+        lines = text.splitlines()
+        marker = next((i for i, line in enumerate(lines) if line.strip().lower() == "data:"),
+                      None)
+        if marker is not None:
+            lines = lines[marker + 1:]
+            first_line = marker + 2
+        try:
+            frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str,
+                                keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            raise ValueError(f"{path}: not a readable CSV after line {first_line}: "
+                             f"{error}") from error
+        if frame.empty:
+            raise ValueError(f"{path}: has a header but no rows.")
+    # Lines of the file, for messages about rows.
+    frame.index = range(first_line + 1, first_line + 1 + len(frame))
+    names = {str(column).strip().lower(): column for column in frame.columns}
+    names.update({"": frame.columns[0]} if str(frame.columns[0]).startswith("Unnamed")
+                 else {})
+    if columns is None and {"time_tag", "flux", "energy"} <= set(names):
+        frame, names, satellite = _swpc_long_to_wide(frame, names, satellite, path)
+    roles = {}
+    if columns is not None:
+        for role, column in columns.items():
+            if column not in frame.columns:
+                raise ValueError(f"{path}: columns gives {role}={column!r}, but there is "
+                                 f"no such column; found {list(frame.columns)}.")
+            roles[role] = column
+    else:
+        roles["time"] = next((names[n] for n in _CSV_TIME_NAMES if n in names), None)
+        for channel in ("xrsa", "xrsb"):
+            roles[channel] = next((names[n] for n in _CSV_FLUX_NAMES[channel] if n in names),
+                                  None)
+            roles[f"{channel}_flag"] = next(
+                (names[n] for n in _CSV_FLAG_NAMES[channel] if n in names), None)
+    for role in ("time", "xrsb"):
+        if roles.get(role) is None:
+            raise ValueError(
+                f"{path}: no {role} column (expected one of "
+                f"{_CSV_TIME_NAMES[:-1] if role == 'time' else _CSV_FLUX_NAMES[role]}); "
+                f"found {list(frame.columns)}. Pass columns={{'time': ..., 'xrsb': ...}}."
+            )
+    raw_times = frame[roles["time"]].astype(str).str.strip()
+    times = pd.to_datetime(raw_times.str.replace(r"\s*UTC$", "", regex=True),
+                           format="ISO8601", utc=True, errors="coerce")
+    bad = times.isna().to_numpy()
+    if bad.any():
+        shown = ", ".join(f"line {line} {value!r}" for line, value in
+                          list(zip(frame.index[bad], raw_times[bad]))[:3])
+        raise ValueError(f"{path}: column {roles['time']!r}: {int(bad.sum())} time(s) are "
+                         f"not ISO date-times: {shown}.")
+    satellite = _csv_satellite(path, satellite)
+    if product is None:
+        product = "goes_r" if satellite >= 16 else "operational_netcdf"
+    masked = {"missing_or_fill": 0, "not_a_number": 0, "quality_flag": 0}
+    fluxes = {}
+    for channel in ("xrsa", "xrsb"):
+        if roles.get(channel) is None:
+            fluxes[channel] = np.full(len(frame), np.nan)
+            continue
+        raw = frame[roles[channel]].astype(str).str.strip()
+        flux = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        text_values = np.isnan(flux) & (raw != "").to_numpy() & (
+            raw.str.lower() != "nan").to_numpy()
+        bad = ~np.isfinite(flux) | (flux <= 0)
+        if roles.get(f"{channel}_flag") is not None:
+            flags = pd.to_numeric(frame[roles[f"{channel}_flag"]], errors="coerce")
+            flagged = (flags.fillna(1).to_numpy() != 0) & ~bad
+        else:
+            flagged = np.zeros(len(frame), dtype=bool)
+        if channel == "xrsb":
+            masked["not_a_number"] = int(text_values.sum())
+            masked["missing_or_fill"] = int(bad.sum() - text_values.sum())
+            masked["quality_flag"] = int(flagged.sum())
+        fluxes[channel] = np.where(bad | flagged, np.nan, flux)
+    order = np.argsort(times.to_numpy(), kind="stable")
+    return XRSSeries(
+        times.dt.tz_localize(None).to_numpy()[order], fluxes["xrsb"][order],
+        fluxes["xrsa"][order], satellite, product, xrs_flux_scale(satellite, product),
+        path, masked,
+    )
+
+
+def _swpc_long_to_wide(frame, names, satellite, path):
+    """SWPC's one-row-per-band table as one row per time with xrsa, xrsb."""
+    energy = frame[names["energy"]].astype(str).str.strip()
+    unknown = sorted(set(energy) - set(_SWPC_BANDS))
+    if unknown:
+        raise ValueError(f"{path}: column 'energy' holds {unknown}; expected "
+                         f"{sorted(_SWPC_BANDS)}.")
+    if "satellite" in names and satellite is None:
+        found = sorted({int(float(v)) for v in frame[names["satellite"]] if str(v).strip()})
+        if len(found) != 1:
+            raise ValueError(f"{path}: column 'satellite' holds {found}; pass satellite= "
+                             "to choose one.")
+        satellite = found[0]
+    wide = frame.assign(band=energy.map(_SWPC_BANDS)).pivot_table(
+        index=names["time_tag"], columns="band", values=names["flux"], aggfunc="first")
+    wide = wide.reset_index().rename(columns={names["time_tag"]: "time_tag"})
+    wide.columns.name = None
+    return wide, {str(c).lower(): c for c in wide.columns}, satellite
+
+
+def _csv_satellite(path: str, satellite) -> int:
+    if satellite is not None:
+        return int(satellite)
+    match = re.search(r"(?:^|[_\W])g(?:o|oes[-_ ]?)?(\d{1,2})(?=$|[_\W])",
+                      os.path.basename(path).lower())
+    if match:
+        return int(match.group(1))
+    raise ValueError(
+        f"{path}: cannot tell the GOES satellite from the file name or a 'satellite' "
+        "column; pass satellite= (e.g. 15), and product= if it is not the operational "
+        "(GOES 8-15) or GOES-R (16 on) data."
+    )
 
 
 def detect_flares(

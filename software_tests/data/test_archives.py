@@ -81,6 +81,54 @@ def test_sharp_labels_and_names(tmp_path):
         archives.read_sharp_labels(labels)
 
 
+def test_sharp_real_names_without_suffix_and_sequences(tmp_path):
+    # The real label files write record names, without the image suffix,
+    # and sequence files `<start>_TAI.to.<end>_TAI`.
+    record = "hmi.sharp_720s.377.20110215_000000_TAI.magnetogram"
+    sequence = "hmi.sharp_720s.377.20110214_000000_TAI.to.20110215_000000_TAI"
+    when = datetime.datetime(2011, 2, 15)
+    assert archives.parse_sharp_jpeg_name(record) == (377, when)
+    assert archives.parse_sharp_jpeg_name(record + ".jpg") == (377, when)
+    parsed = archives.parse_sharp_name(sequence)
+    assert parsed == (377, when, "sequence", datetime.datetime(2011, 2, 14))
+    with pytest.raises(ValueError, match="not 'hmi.sharp_720s"):
+        archives.parse_sharp_jpeg_name(sequence)
+    labels = tmp_path / "labels.txt"
+    # The same frame spelled two ways is one label; with two labels, an error.
+    labels.write_text(f"{record} 1\n{record}.fits.jpg 1\n{sequence} 1\n")
+    assert archives.read_sharp_labels(labels) == {record: 1}
+    labels.write_text(f"{record} 1\n{sequence} 0\n")
+    with pytest.raises(ValueError, match=r"labels.txt:2: .*labelled both 0 and 1 \(line 1"):
+        archives.read_sharp_labels(labels)
+    labels.write_text("hmi.sharp_720s.377.20110215_000000_TAI.to.20110215_000000_TAI 1\n")
+    with pytest.raises(ValueError, match=r"labels.txt:1: .*spans 0:00:00; expected 1 day"):
+        archives.read_sharp_labels(labels)
+
+
+@pytest.mark.parametrize("suffix", [".magnetogram.fits.jpg", ".magnetogram.jpg", ".magnetogram"])
+def test_sharp_sequences_find_frames_of_every_suffix(tmp_path, suffix):
+    from PIL import Image
+
+    start = datetime.datetime(2011, 2, 14, 0, 0)
+    for step in range(3):
+        moment = start + datetime.timedelta(minutes=96 * step)
+        path = tmp_path / "frames" / f"hmi.sharp_720s.377.{moment:%Y%m%d_%H%M%S}_TAI{suffix}"
+        path.parent.mkdir(exist_ok=True)
+        Image.new("L", (4, 4), color=100 + step).save(path, format="JPEG")
+    last = start + datetime.timedelta(minutes=192)
+    labels = {
+        f"hmi.sharp_720s.377.{last:%Y%m%d_%H%M%S}_TAI.magnetogram": 1,
+        f"hmi.sharp_720s.377.{start:%Y%m%d_%H%M%S}_TAI.to.{last:%Y%m%d_%H%M%S}_TAI": 0,
+    }
+    samples, dropped = archives.sharp_sequences(tmp_path / "frames", labels, length=3)
+    assert dropped == {"label_without_frame": 0, "incomplete_sequence": 0}
+    assert {sample["name"]: sample["label"] for sample in samples} == labels
+    for sample in samples:
+        assert [path.name.split(".")[3] for path in sample["frames"]] == [
+            "20110214_000000_TAI", "20110214_013600_TAI", "20110214_031200_TAI"]
+        assert archives.load_jpeg(sample["frames"][-1]).mean() == pytest.approx(102, abs=2)
+
+
 def test_tai_to_utc_applies_leap_seconds():
     assert archives.tai_to_utc(datetime.datetime(2017, 9, 10, 16, 0, 37)) == \
         datetime.datetime(2017, 9, 10, 16, 0, 0)

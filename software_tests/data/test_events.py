@@ -277,8 +277,15 @@ def swpc_list():
 def test_real_swpc_list_report(swpc_list):
     table, report = swpc_list
     assert report.rows_read == 23285
-    assert report.dropped == {"malformed_peak_time": 14}
+    # Four C-class rows put the end before the peak (e.g. line 5456: start
+    # 10:22, max 1034, end 10:31); which time is wrong is unknown.
+    assert report.dropped == {"malformed_peak_time": 14, "end_before_peak": 4}
+    assert report.rows["end_before_peak"] == [346, 428, 5456, 12302]
     assert report.repaired["unassigned_noaa_ar"] == 6720
+    # Clock-time peaks before the start run past midnight (line 85: start
+    # 23:42, max 0003).
+    assert report.repaired["peak_after_midnight"] == 163
+    assert 85 in report.rows["peak_after_midnight"]
     assert report.repaired["bare_class_letter"] == 3
     assert report.repaired["decimal_comma_in_class"] == 2
     assert set(table["scale"]) == {"swpc"}
@@ -308,3 +315,125 @@ def test_real_lists_agree_on_the_x22_of_ar_11158(swpc_list):
     labelled, _ = event_lists.label_samples(swpc, disk, 24, "M1.0", scale="swpc")
     assert 0.1 < labelled["label"].mean() < 0.3
     assert np.all(labelled["peak_flux"] >= event_lists.QUIET_FLUX)
+
+
+HUMAN_CSV = """\
+Flare Class,Start Time,Peak Time,End Time,Active Region Number
+X2.2,2011-02-15 01:44,2011-02-15 01:56,2011-02-15 02:06,11158
+M6.6,2011-02-13 17:28,2011-02-13 17:38,2011-02-13 17:47,11158
+C4.8,2011-02-15 23:50,00:05,00:20,
+"""
+
+SWPC_EVENTS_TEXT = """\
+:Product: 20110215events.txt
+:Created: 2011 Feb 16 0357 UT
+:Date: 2011 02 15
+# Prepared by the U.S. Dept. of Commerce, NOAA, Space Weather Prediction Center
+#
+# Missing data: ////
+#                            Edited Events for 2011 Feb 15
+#
+#Event    Begin    Max       End  Obs  Q  Type  Loc/Frq   Particulars       Reg#
+#-------------------------------------------------------------------------------
+
+6870       0144   0156      0206  G15  5   XRA  1-8A      X2.2    6.0E-01   1158
+6870 +     0146   0150      0156  SVI  C   RSP  025-180   II/2             1158
+6880      B2350   0003     0020A  G15  5   XRA  1-8A      C1.1    1.1E-03
+6890       0430   ////      0450  G15  5   XRA  1-8A      C2.0    1.0E-03   1158
+6900       0500   0510      0520  G15  5   XRA  0.5-4A    B5.0    1.0E-04   1158
+"""
+
+
+def test_human_column_names_are_recognised(tmp_path):
+    path = tmp_path / "noaa_flares.csv"
+    path.write_text(HUMAN_CSV)
+    table, report = event_lists.read_event_list(path)
+    assert report.layout == "columns" and report.rows_kept == 3
+    assert report.columns["class"] == "Flare Class"
+    assert report.columns["region"] == "Active Region Number"
+    x22 = table[table["goes_class"] == "X2.2"].iloc[0]
+    assert x22["peak"] == pd.Timestamp("2011-02-15 01:56") and x22["noaa_ar"] == 11158
+    # Clock times take the row's date, and the next day past midnight.
+    c48 = table[table["goes_class"] == "C4.8"].iloc[0]
+    assert (c48["peak"], c48["end"]) == (pd.Timestamp("2011-02-16 00:05"),
+                                         pd.Timestamp("2011-02-16 00:20"))
+    assert report.rows["peak_after_midnight"] == [4]
+
+
+def test_explicit_column_map(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("cls;t0;tmax\n".replace(";", ",") + "M1.0,2011-02-16T14:19Z,"
+                    "2011-02-16T14:25:00.500Z\n")
+    with pytest.raises(ValueError, match="cannot tell the event-list layout"):
+        event_lists.read_event_list(path)
+    table, report = event_lists.read_event_list(path, columns="class=cls,start=t0,peak=tmax")
+    assert report.layout == "columns" and report.columns == {
+        "class": "cls", "start": "t0", "peak": "tmax"}
+    assert table.loc[0, "peak"] == pd.Timestamp("2011-02-16 14:25:00.5")
+
+
+def test_swpc_edited_events(tmp_path):
+    path = tmp_path / "20110215events.txt"
+    path.write_text(SWPC_EVENTS_TEXT)
+    table, report = event_lists.read_event_list(path)
+    assert report.layout == "swpc_events" and report.rows_read == 3
+    assert report.dropped == {"malformed_peak_time": 1}
+    assert report.rows["malformed_peak_time"] == [15]
+    x22 = table[table["goes_class"] == "X2.2"].iloc[0]
+    assert (x22["start"], x22["peak"], x22["end"]) == (
+        pd.Timestamp("2011-02-15 01:44"), pd.Timestamp("2011-02-15 01:56"),
+        pd.Timestamp("2011-02-15 02:06"))
+    # Four-digit region numbers after June 2002 are 1xxxx.
+    assert x22["noaa_ar"] == 11158 and x22["satellite"] == 15
+    c11 = table[table["goes_class"] == "C1.1"].iloc[0]
+    assert c11["peak"] == pd.Timestamp("2011-02-16 00:03") and pd.isna(c11["noaa_ar"])
+    assert report.repaired["start_time_is_a_bound"] == 1
+    assert report.repaired["end_time_is_a_bound"] == 1
+
+
+def test_sample_times_mixed_precision_z_and_tai():
+    # What pandas.Timestamp.isoformat writes: microseconds only where nonzero.
+    stamps = [pd.Timestamp("2011-02-14T12:00:00"), pd.Timestamp("2011-02-14T12:00:00.5")]
+    samples = pd.DataFrame({
+        "timestamp": [stamps[0].isoformat(), stamps[1].isoformat(), "2011-02-14T12:00:00Z",
+                      "20110214_120034_TAI", "2011-02-14"],
+        "region": ["disk"] * 5})
+    times, conventions, bad = event_lists.sample_times(samples["timestamp"])
+    assert not bad
+    assert list(conventions) == ["iso_utc", "iso_utc", "iso_utc_z", "tai_suffix",
+                                 "iso_date_utc"]
+    # TAI - UTC was 34 s in 2011.
+    assert times[3] == np.datetime64("2011-02-14T12:00:00")
+    assert times[1] == np.datetime64("2011-02-14T12:00:00.500")
+    declared, conventions, _ = event_lists.sample_times(samples["timestamp"][:1], "tai")
+    assert declared[0] == np.datetime64("2011-02-14T11:59:26")
+    assert list(conventions) == ["iso_tai"]
+    events, _ = event_lists.read_event_list(HEK_RECORDS[:1])
+    labelled, report = event_lists.label_samples(events, samples, 24, "M1.0")
+    # The date alone is midnight: the X2.2 at 01:56 the next day is past 24 h.
+    assert labelled["label"].tolist() == [1, 1, 1, 1, 0]
+    assert report["time_conventions"] == {"iso_date_utc": 1, "iso_utc": 2, "iso_utc_z": 1,
+                                          "tai_suffix": 1}
+
+
+@pytest.mark.shared_data
+def test_real_sc24_list_under_human_column_names(tmp_path):
+    source = shared_data_file("events/final_flare_list_sc24.csv")
+    if source is None:
+        pytest.skip("../shared/data/events/final_flare_list_sc24.csv is absent.")
+    hek, hek_report = event_lists.read_event_list(source)
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    renamed = frame.rename(columns={
+        "event_starttime": "Start Time", "event_peaktime": "Peak Time",
+        "event_endtime": "End Time", "goes_class": "Flare Class",
+        "noaa_ar": "Active Region Number"})
+    path = tmp_path / "sc24_human.csv"
+    renamed.to_csv(path, index=False)
+    human, report = event_lists.read_event_list(path)
+    assert report.layout == "columns" and report.rows_kept == hek_report.rows_kept == 8606
+    for column in ("start", "peak", "end", "goes_class", "noaa_ar"):
+        assert human[column].equals(hek[column])
+    # The list composes peak and end dates from the start's day: 75 peaks
+    # and 140 ends run past midnight, and are moved a day on.
+    assert report.repaired["peak_after_midnight"] == 75
+    assert report.repaired["end_after_midnight"] == 140

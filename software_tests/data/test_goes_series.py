@@ -17,6 +17,7 @@ true GOES-R flux):
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -193,3 +194,45 @@ def test_event_list_rows_agree_with_the_test_flares():
                         ("2017-09-10 15:35:00", "X8.2")):
         row = table[table["start_time"] == start]
         assert row["goes_class"].tolist() == [text]
+
+
+NGDC_CSV_HEAD = """\
+: Data_list: g15_xrs_1m_20110607_20110607.csv
+: Created: 2011-06-08
+: Satellite: GOES-15
+data:
+time_tag,A_QUAL_FLAG,A_NUM_PTS,A_AVG,B_QUAL_FLAG,B_NUM_PTS,B_AVG
+"""
+
+
+def test_csv_export_of_the_m25_day_finds_the_same_flare(m25_day, tmp_path):
+    # The same day as NOAA NGDC's operational one-minute CSV would hold it.
+    minutes = m25_day.one_minute().to_dataframe()
+    lines = [f"{time:%Y-%m-%d %H:%M:%S.000},0,30,{row.xrsa:.4e},0,30,{row.xrsb:.4e}"
+             for time, row in minutes.iterrows()]
+    path = tmp_path / "g15_xrs_1m_20110607_20110607.csv"
+    path.write_text(NGDC_CSV_HEAD + "\n".join(lines) + "\n")
+    series = goes.read_xrs_csv(path)
+    assert (series.satellite, series.product, series.scale) == (
+        15, "operational_netcdf", "swpc")
+    flares = goes.detect_flares(series, min_peak_flux=1e-5)
+    assert flares["goes_class"].tolist() == ["M2.5"]
+    assert flares.loc[0, "peak"] == pd.Timestamp("2011-06-07 06:41")
+
+
+def test_swpc_json_export_is_pivoted_per_band(tmp_path):
+    import json
+
+    records = []
+    for minute, flux in enumerate([1e-6, 2e-6, 5e-6, 3e-6]):
+        stamp = f"2025-03-28T15:1{minute}:00Z"
+        records += [{"time_tag": stamp, "satellite": 18, "flux": flux, "energy": "0.1-0.8nm"},
+                    {"time_tag": stamp, "satellite": 18, "flux": flux / 10,
+                     "energy": "0.05-0.4nm"}]
+    path = tmp_path / "xrays-1-day.json"
+    path.write_text(json.dumps(records))
+    series = goes.read_xrs_csv(path)
+    assert (series.satellite, series.scale) == (18, "goes_r")
+    np.testing.assert_allclose(series.flux, [1e-6, 2e-6, 5e-6, 3e-6])
+    np.testing.assert_allclose(series.short_flux, [1e-7, 2e-7, 5e-7, 3e-7])
+    assert series.times[0] == pd.Timestamp("2025-03-28 15:10")
