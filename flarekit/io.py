@@ -17,6 +17,30 @@ from pathlib import Path
 import numpy as np
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    # Elsewhere the only way is to set it and set it back (a brief race with
+    # other threads creating files, so only as the fallback).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode(path: Path) -> int:
+    """Permission bits open(path, "w") would leave `path` with."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
 def atomic_write(path, write, mode: str = "w"):
     """Call `write(file)` on a temporary file, then move it to `path`.
 
@@ -32,6 +56,10 @@ def atomic_write(path, write, mode: str = "w"):
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600 files; the destination should get the mode a
+        # plain open() would give it: an existing file's own mode, else
+        # 0666 less the user's umask (0644 with the usual umask 022).
+        os.fchmod(handle, _file_mode(path))
         with os.fdopen(handle, mode) as file:
             write(file)
             file.flush()
@@ -86,3 +114,15 @@ def write_json_atomic(path, obj, indent: int = 2):
 def write_csv_atomic(path, frame, **kwargs):
     """Write a pandas DataFrame as CSV atomically."""
     return atomic_write(path, lambda file: frame.to_csv(file, index=False, **kwargs))
+
+
+def save_figure(figure, path, dpi: int = 110) -> Path:
+    """Write a matplotlib Figure as PNG atomically (works for pyplot-free
+    figures too); returns the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if figure.canvas is None or not hasattr(figure.canvas, "print_png"):
+        FigureCanvasAgg(figure)
+    return atomic_write(
+        path, lambda file: figure.savefig(file, format="png", dpi=dpi), "wb"
+    )

@@ -42,6 +42,15 @@ value the model's normalisation maps to 0, i.e. "nothing unusual") or `zero`
 (a raw 0). Filled channels are listed in the warnings: such a forecast uses
 less information than the model was trained with.
 
+Refusals: a file that cannot be forecast from gets a row with status
+"refused: FILE: reason", the reason naming the field at fault, and the batch
+goes on. Sizes a file declares (picture and JP2 headers, the .npy header,
+FITS NAXISn x BITPIX, before gunzipping a .fits.gz further than its headers)
+are checked against `MAX_SIDE` / `MAX_VALUES` before any pixel is decoded;
+complex and object .npy arrays are refused; so is an image with more than
+`DEFAULT_MAX_NONFINITE_FRACTION` (5 %) of NaN / infinite pixels on the solar
+disk (`nonfinite_fraction`, reported in every row; `--max-nonfinite`).
+
 Units: a byte-scaled picture (PNG, JPEG, JP2) is not in the physical units
 (G, DN/s) of a model trained on the synthetic Sun; the forecast is made, with
 a warning that it is not calibrated.
@@ -59,11 +68,14 @@ import dataclasses
 import gzip
 import io
 import json
+import math
 import os
+import struct
 import tempfile
 import threading
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -79,16 +91,31 @@ SUPPORTED = FITS_SUFFIXES + PICTURE_SUFFIXES + JP2_SUFFIXES + ARRAY_SUFFIXES
 DEFAULT_DISK_RADIUS_FRACTION = 0.45
 # Largest input side accepted (pixels); AIA and HMI full-resolution is 4096.
 MAX_SIDE = 8192
+# Largest image accepted, in pixel values over all channels: one 8192x8192
+# image or a 4096x4096 cube of 4 channels, 256 MiB as float32. Every reader
+# checks the size a file *declares* (PNG/JPEG/JP2 header, .npy header, FITS
+# NAXISn) against it before decoding a pixel, because a small file can
+# declare a huge image: a 140 kB .fits.gz can hold 12000x12000 zeros.
+MAX_VALUES = MAX_SIDE * MAX_SIDE
+# Largest file read, and largest FITS data (all HDUs, after gunzip): the
+# float64 FITS image of MAX_VALUES values, plus 1 MiB of headers.
+MAX_FILE_BYTES = 8 * MAX_VALUES + 2**20
+# Default largest fraction of non-finite pixels (NaN, +inf, -inf) on the solar
+# disk (the whole image for patches). Above it a forecast is refused: the
+# model's DiskMask fills such pixels with a constant, so a disk that is mostly
+# missing would still get a confident-looking probability.
+DEFAULT_MAX_NONFINITE_FRACTION = 0.05
 
 CSV_COLUMNS = (
     "path",
+    "status",
     "probability",
     "class",
     "threshold",
+    "nonfinite_fraction",
     "model_run",
     "warnings",
     "seconds",
-    "error",
 )
 
 
@@ -136,7 +163,7 @@ def _sniff(content: bytes) -> str | None:
     if content.startswith(b"\x1f\x8b"):
         try:
             head = gzip.GzipFile(fileobj=io.BytesIO(content[:4096])).read(9)
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):
             return None
         return "fits" if head.startswith(b"SIMPLE") else None
     if content.startswith((b"\x89PNG", b"\xff\xd8\xff")):
@@ -255,19 +282,68 @@ def _read_fits_cube(path: str, notes: list) -> LoadedImage | None:
     return LoadedImage(data=np.ascontiguousarray(data), kind="fits", warnings=notes)
 
 
+def _check_declared_size(name: str, field: str, height, width, channels=1) -> None:
+    """Refuse an image that declares more than MAX_SIDE a side or MAX_VALUES
+    values, before any pixel of it is decoded.
+
+    Raises:
+        InputError: naming the file, the field that declares the size, the
+            size declared and the limits.
+    """
+    values = int(height) * int(width) * int(channels)
+    if max(height, width) <= MAX_SIDE and values <= MAX_VALUES:
+        return
+    depth, axes = (f" x {channels}", " x channels") if channels != 1 else ("", "")
+    raise InputError(
+        f"{name}: {field} declares {height} x {width}{depth} pixels (rows x "
+        f"columns{axes}) "
+        f"({values / 1e6:.4g} million values, {4 * values / 2**20:,.0f} MiB as "
+        f"float32); at most {MAX_SIDE} pixels a side and {MAX_VALUES / 1e6:.4g} "
+        "million values are read. Refused before decoding."
+    )
+
+
 def _read_picture(content: bytes, name: str, notes: list) -> LoadedImage:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(content)) as picture:
-            picture.load()
-            mode = picture.mode
-            if mode in ("P", "PA", "LA", "1"):
-                picture = picture.convert("RGBA" if "A" in mode else "L")
-            data = np.asarray(picture, dtype=np.float32)
-    except (UnidentifiedImageError, OSError, SyntaxError):
+        # Image.open reads the header only; the size is checked before load()
+        # decodes (Pillow's own bomb limit, 89 million pixels, is above ours,
+        # so its warning is redundant here).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as picture:
+                mode = picture.mode
+                bands = (
+                    4
+                    if mode in ("PA", "LA")
+                    else 1
+                    if mode in ("P", "1")
+                    else len(picture.getbands())
+                )
+                width, height = picture.size
+                _check_declared_size(
+                    name,
+                    f"its {picture.format} header (image size)",
+                    height,
+                    width,
+                    bands,
+                )
+                picture.load()
+                if mode in ("P", "PA", "LA", "1"):
+                    picture = picture.convert("RGBA" if "A" in mode else "L")
+                data = np.asarray(picture, dtype=np.float32)
+    except InputError:
+        raise
+    except Image.DecompressionBombError as error:
         raise InputError(
-            f"{name}: not a readable PNG/JPEG image (the file's bytes do not decode)."
+            f"{name}: its PNG/JPEG header (image size) is a decompression bomb: "
+            f"{error} Refused before decoding."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(
+            f"{name}: not a readable PNG/JPEG image (the file's bytes do not "
+            f"decode: {error})."
         ) from None
     if data.ndim == 3 and data.shape[-1] in (3, 4):
         colour = data[..., :3]
@@ -286,37 +362,296 @@ def _read_picture(content: bytes, name: str, notes: list) -> LoadedImage:
 
 
 def _read_array(content: bytes, name: str, notes: list) -> LoadedImage:
+    """A `.npy` file, its header (dtype, shape, data size) checked before the
+    data is touched: a 192-byte header can declare hundreds of GiB."""
+    from numpy.lib import format as npy_format
+
+    stream = io.BytesIO(content)
     try:
-        data = np.load(io.BytesIO(content), allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise InputError(f"{name}: not a readable .npy array ({error}).") from None
-    if not np.issubdtype(data.dtype, np.number):
-        raise InputError(f"{name}: array of {data.dtype}, expected numbers.")
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_2_0(stream)
+        else:
+            raise InputError(
+                f"{name}: .npy format version {version[0]}.{version[1]}; flarekit "
+                "reads versions 1.0 and 2.0 (what np.save writes for numbers)."
+            )
+    except InputError:
+        raise
+    except (ValueError, OSError, SyntaxError, TypeError) as error:
+        raise InputError(
+            f"{name}: not a readable .npy array: its header does not parse ({error})."
+        ) from None
+    if dtype.hasobject:
+        raise InputError(
+            f"{name}: .npy dtype {dtype} holds Python objects (a pickle); expected "
+            "real numbers (float or integer). Pickles are never loaded."
+        )
+    if dtype.kind == "c":
+        raise InputError(
+            f"{name}: .npy dtype {dtype} holds complex numbers; expected real "
+            "numbers. The imaginary part would be silently lost: save the real "
+            "part (a.real) or the modulus (np.abs(a)) instead."
+        )
+    if dtype.kind not in "iuf":
+        raise InputError(
+            f"{name}: .npy dtype {dtype}; expected real numbers (float or integer)."
+        )
+    if len(shape) not in (2, 3):
+        raise InputError(
+            f"{name}: array of shape {shape}; expected [H, W] or [H, W, C]."
+        )
+    _check_declared_size(
+        name,
+        f"its .npy header (shape {shape})",
+        shape[0],
+        shape[1],
+        shape[2] if len(shape) == 3 else 1,
+    )
+    count = math.prod(shape)
+    offset = stream.tell()
+    needed = count * dtype.itemsize
+    if len(content) - offset < needed:
+        raise InputError(
+            f"{name}: truncated .npy file: its header declares shape {shape} of "
+            f"{dtype} ({needed} bytes of data); the file holds "
+            f"{len(content) - offset}."
+        )
+    data = np.frombuffer(content, dtype=dtype, count=count, offset=offset)
+    data = data.reshape(shape, order="F" if fortran_order else "C")
     if data.ndim == 2:
         data = data[..., None]
-    if data.ndim != 3:
-        raise InputError(
-            f"{name}: array of shape {data.shape}; expected [H, W] or [H, W, C]."
-        )
     return LoadedImage(data=data.astype(np.float32), kind="array", warnings=notes)
 
 
-def _read_fits_bytes(path, content: bytes, kind: str, name: str, notes: list):
-    """A FITS / JP2 file through `fits.read_solar_image`, from its path or, for
-    an upload, from a temporary copy (the reader needs a file name)."""
-    with tempfile.TemporaryDirectory() as folder:
-        if path is None:
-            suffix = (
-                ".jp2"
-                if kind == "jp2"
-                else (".fits.gz" if content[:2] == b"\x1f\x8b" else ".fits")
+# FITS structure (FITS standard 4.0): 2880-byte blocks of 80-character cards.
+_FITS_BLOCK = 2880
+_FITS_BITPIX = (8, 16, 32, 64, -32, -64)
+_MAX_FITS_HDUS = 100
+_MAX_FITS_HEADER_BLOCKS = 100
+
+
+def _fits_header(stream, name: str, index: int):
+    """(cards {keyword: value text}, raw bytes) of the next FITS header, or
+    None when the file ends (or only padding/foreign bytes follow)."""
+    cards, blocks = {}, []
+    for count in range(_MAX_FITS_HEADER_BLOCKS):
+        block = stream.read(_FITS_BLOCK)
+        if count == 0 and index > 0 and not block.startswith(b"XTENSION"):
+            return None  # FITS readers ignore what follows the last HDU
+        if len(block) < _FITS_BLOCK:
+            raise InputError(
+                f"{name}: truncated FITS file: the header of HDU {index} ends "
+                "before its END card."
             )
-            path = Path(folder) / f"upload{suffix}"
+        blocks.append(block)
+        for start in range(0, _FITS_BLOCK, 80):
+            card = block[start : start + 80]
+            keyword = card[:8].decode("ascii", "replace").strip()
+            if keyword == "END":
+                return cards, b"".join(blocks)
+            if card[8:10] == b"= " and keyword not in cards:
+                text = card[10:].decode("ascii", "replace")
+                cards[keyword] = text.split("/", 1)[0].strip()
+    raise InputError(
+        f"{name}: the FITS header of HDU {index} has no END card in its first "
+        f"{_MAX_FITS_HEADER_BLOCKS * 36} cards."
+    )
+
+
+def _fits_integer(cards: dict, keyword: str, name: str, index: int, default=None):
+    text = cards.get(keyword)
+    if text is None:
+        if default is None:
+            raise InputError(
+                f"{name}: the header of HDU {index} has no {keyword} card, which "
+                "FITS requires."
+            )
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(
+            f"{name}: {keyword} = {text} in HDU {index}; expected an integer."
+        ) from None
+
+
+def _fits_image_axes(cards: dict, prefix: str, name: str, index: int) -> tuple:
+    """(BITPIX, [NAXIS1, NAXIS2, ...]) or the Z-prefixed ones of a tile-compressed
+    image, each checked to be a value FITS allows."""
+    bitpix = _fits_integer(cards, f"{prefix}BITPIX", name, index)
+    if bitpix not in _FITS_BITPIX:
+        raise InputError(
+            f"{name}: {prefix}BITPIX = {bitpix} in HDU {index}; FITS allows "
+            f"{', '.join(map(str, _FITS_BITPIX))}."
+        )
+    naxis = _fits_integer(cards, f"{prefix}NAXIS", name, index)
+    if not 0 <= naxis <= 999:
+        raise InputError(
+            f"{name}: {prefix}NAXIS = {naxis} in HDU {index}; FITS allows 0 to 999."
+        )
+    axes = []
+    for axis in range(1, naxis + 1):
+        length = _fits_integer(cards, f"{prefix}NAXIS{axis}", name, index)
+        if length < 0:
+            raise InputError(
+                f"{name}: {prefix}NAXIS{axis} = {length} in HDU {index}; expected a "
+                "length >= 0."
+            )
+        axes.append(length)
+    return bitpix, axes
+
+
+def _check_fits_image(axes, bitpix, prefix: str, name: str, index: int) -> None:
+    if len(axes) < 2:
+        return
+    field = (
+        f"HDU {index} ({', '.join(f'{prefix}NAXIS{i + 1} = {n}' for i, n in enumerate(axes))}"
+        f", {prefix}BITPIX = {bitpix})"
+    )
+    _check_declared_size(
+        name, field, axes[1], axes[0], math.prod(axes[2:]) if len(axes) > 2 else 1
+    )
+
+
+def _scan_fits(stream, name: str, sink=None) -> None:
+    """Walk a FITS file's headers and check every size they declare before any
+    data is read: image sides and values (NAXISn, or ZNAXISn of a
+    tile-compressed image) and the data bytes of all HDUs (NAXISn x BITPIX).
+
+    Args:
+        stream: the file's bytes (a gunzipping reader for .fits.gz: only what
+            the headers declare is ever decompressed, so a gzip bomb stops at
+            its first header).
+        name: file name for messages.
+        sink: where to copy the bytes read (the decompressed file), or None.
+
+    Raises:
+        InputError: a size beyond the limits, a malformed size card, or a file
+            shorter than its headers say.
+    """
+    total = 0
+    for index in range(_MAX_FITS_HDUS + 1):
+        found = _fits_header(stream, name, index)
+        if found is None:
+            return
+        if index == _MAX_FITS_HDUS:
+            raise InputError(
+                f"{name}: more than {_MAX_FITS_HDUS} HDUs; flarekit reads image "
+                "files of at most that many."
+            )
+        cards, raw = found
+        if sink is not None:
+            sink.write(raw)
+        bitpix, axes = _fits_image_axes(cards, "", name, index)
+        extension = cards.get("XTENSION", "").strip("' ").upper()
+        if index == 0 or extension == "IMAGE":
+            _check_fits_image(axes, bitpix, "", name, index)
+        if cards.get("ZIMAGE") == "T":
+            zbitpix, zaxes = _fits_image_axes(cards, "Z", name, index)
+            _check_fits_image(zaxes, zbitpix, "Z", name, index)
+        pcount = _fits_integer(cards, "PCOUNT", name, index, 0)
+        gcount = _fits_integer(cards, "GCOUNT", name, index, 1)
+        if pcount < 0 or gcount < 0:
+            raise InputError(
+                f"{name}: PCOUNT = {pcount}, GCOUNT = {gcount} in HDU {index}; "
+                "expected values >= 0."
+            )
+        random_groups = index == 0 and cards.get("GROUPS") == "T" and axes[:1] == [0]
+        values = math.prod(axes[1:] if random_groups else axes) if axes else 0
+        size = abs(bitpix) // 8 * gcount * (pcount + values) if axes else 0
+        total += size
+        if total > MAX_FILE_BYTES:
+            raise InputError(
+                f"{name}: HDU {index} declares {size / 2**20:,.0f} MiB of data "
+                f"(NAXISn x BITPIX = {bitpix}, PCOUNT, GCOUNT), {total / 2**20:,.0f} "
+                f"MiB in all; at most {MAX_FILE_BYTES / 2**20:,.0f} MiB are read. "
+                "Refused before decoding."
+            )
+        got = _copy_bytes(stream, sink, size)
+        if got < size:
+            raise InputError(
+                f"{name}: truncated FITS file: HDU {index} declares {size} bytes of "
+                f"data (NAXISn x BITPIX = {bitpix}) and the file holds {got} of them."
+            )
+        # The last block's padding may be missing; readers accept that.
+        _copy_bytes(stream, sink, -size % _FITS_BLOCK)
+
+
+def _copy_bytes(stream, sink, size: int) -> int:
+    """Read `size` bytes from `stream` in 1 MiB pieces (into `sink` when given);
+    the number actually read."""
+    done = 0
+    while done < size:
+        piece = stream.read(min(size - done, 2**20))
+        if not piece:
+            break
+        if sink is not None:
+            sink.write(piece)
+        done += len(piece)
+    return done
+
+
+def _check_jp2(content: bytes, name: str) -> None:
+    """Refuse a JPEG 2000 file whose header declares too large an image,
+    before OpenJPEG decodes it."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(content)) as picture:
+                width, height = picture.size
+                bands = len(picture.getbands())
+        except Image.DecompressionBombError as error:
+            raise InputError(
+                f"{name}: its JP2 header (image size) is a decompression bomb: "
+                f"{error} Refused before decoding."
+            ) from None
+    _check_declared_size(name, "its JP2 header (ihdr image size)", height, width, bands)
+
+
+def _read_fits_bytes(content: bytes, kind: str, name: str, notes: list):
+    """A FITS / JP2 file through `fits.read_solar_image`, from a temporary copy
+    (the reader needs a file name), after checking the sizes it declares.
+
+    A .fits.gz is decompressed here, as far as its headers declare and no
+    further, so that the reader sees a plain FITS file whose sizes are known
+    to be within the limits.
+    """
+    from xml.etree.ElementTree import ParseError
+
+    with tempfile.TemporaryDirectory() as folder:
+        if kind == "jp2":
+            _check_jp2(content, name)
+            path = Path(folder) / "upload.jp2"
             path.write_bytes(content)
+        else:
+            path = Path(folder) / "upload.fits"
+            with open(path, "wb") as sink:
+                if content[:2] == b"\x1f\x8b":
+                    try:
+                        with gzip.GzipFile(fileobj=io.BytesIO(content)) as stream:
+                            _scan_fits(stream, name, sink)
+                    except (OSError, EOFError, zlib.error) as error:
+                        raise InputError(
+                            f"{name}: the gzip stream is corrupt or truncated "
+                            f"({error})."
+                        ) from None
+                else:
+                    _scan_fits(io.BytesIO(content), name, None)
+                    sink.write(content)
         try:
             loaded = _read_fits_like(str(path), kind, notes)
         except InputError:
             raise
+        except ParseError as error:
+            raise InputError(
+                f"{name}: the JP2 XML box (which holds the FITS header) is not "
+                f"well-formed XML: {error}."
+            ) from None
         except (OSError, ValueError) as error:
             message = str(error).replace(str(path), name)
             raise InputError(
@@ -326,10 +661,30 @@ def _read_fits_bytes(path, content: bytes, kind: str, name: str, notes: list):
     return loaded
 
 
+# What a decoder (Pillow, OpenJPEG, astropy, zlib) raises on bytes it cannot
+# make sense of; load_image reports these as a refusal of the file.
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
+
+
 def load_image(
     path, content: bytes | None = None, name: str | None = None
 ) -> LoadedImage:
     """Read one image file (from disk, or its bytes, e.g. an upload).
+
+    Sizes are checked before decoding: the file's own size (at most
+    `MAX_FILE_BYTES`) and the image size its header declares (at most
+    `MAX_SIDE` a side and `MAX_VALUES` values).
 
     Args:
         path: file path (read when `content` is None).
@@ -340,28 +695,47 @@ def load_image(
         A `LoadedImage`, rows top (north) first.
 
     Raises:
-        InputError: not a supported or readable image, or a bad shape.
+        InputError: not a supported or readable image, a bad shape, or a
+            declared size beyond the limits; the message names the file and
+            the field at fault.
     """
     name = name or Path(str(path)).name
     on_disk = content is None
     if on_disk:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                f"{name}: the file is {size / 2**20:,.0f} MiB; at most "
+                f"{MAX_FILE_BYTES / 2**20:,.0f} MiB are read."
+            )
         with open(path, "rb") as file:
             content = file.read()
     if not content:
         raise InputError(f"{name}: the file is empty.")
     kind = _kind_of(name, content)
     notes: list = []
-    if kind == "picture":
-        loaded = _read_picture(content, name, notes)
-    elif kind == "array":
-        loaded = _read_array(content, name, notes)
-    else:
-        loaded = _read_fits_bytes(path if on_disk else None, content, kind, name, notes)
-        if loaded.solar_image is not None:
-            geometry = loaded.solar_image.geometry
-            loaded.data = _orient_fits(
-                loaded.data[..., 0], geometry.rotation_deg if geometry else 0.0, notes
-            )[..., None]
+    try:
+        if kind == "picture":
+            loaded = _read_picture(content, name, notes)
+        elif kind == "array":
+            loaded = _read_array(content, name, notes)
+        else:
+            loaded = _read_fits_bytes(content, kind, name, notes)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(
+            f"{name}: decoding needs more memory than is free on this machine."
+        ) from None
+    except _DECODE_ERRORS as error:
+        raise InputError(
+            f"{name}: cannot read as {kind.upper()}: {type(error).__name__}: {error}"
+        ) from None
+    if loaded.solar_image is not None:
+        geometry = loaded.solar_image.geometry
+        loaded.data = _orient_fits(
+            loaded.data[..., 0], geometry.rotation_deg if geometry else 0.0, notes
+        )[..., None]
     height, width = loaded.data.shape[:2]
     if min(height, width) < 2 or max(height, width) > MAX_SIDE:
         raise InputError(
@@ -371,6 +745,55 @@ def load_image(
     if not np.isfinite(loaded.data).any():
         raise InputError(f"{name}: no finite pixel in the image.")
     return loaded
+
+
+def nonfinite_fraction(
+    loaded: LoadedImage, disk_radius_fraction: float | None = None
+) -> float:
+    """Fraction of the pixels on the solar disk that are missing (NaN or
+    infinite).
+
+    Where the disk is known, the fraction is that of its pixels, in the worst
+    channel: the disk the FITS/JP2 header describes (`SolarImage.geometry`),
+    or, for another image given to a full-disk model, the centred disk the
+    model was trained on (`disk_radius_fraction` of the image side, as
+    `DiskMask` has it). Off-limb NaN (as HMI writes) is then not counted.
+
+    A patch without disk geometry cannot tell off-limb NaN from missing data,
+    and a magnetogram patch at the limb (HMI's, the synthetic Sun's) has NaN
+    off the limb beside finite EUV and continuum values. There a pixel counts
+    as missing when no channel has a finite value at it, or any channel is
+    infinite; a one-channel patch counts every NaN.
+
+    Args:
+        loaded: a `LoadedImage`.
+        disk_radius_fraction: disk radius / image side of a full-disk model,
+            None for patch models.
+
+    Returns:
+        float in [0, 1].
+
+    Example:
+        >>> nonfinite_fraction(LoadedImage(np.full((4, 4, 1), np.nan), "array"))
+        1.0
+    """
+    image = loaded.solar_image
+    if image is not None and image.geometry is not None:
+        data = np.asarray(image.data)[..., None]
+        on_disk = image.geometry.disk_mask(image.data.shape)
+    else:
+        data = loaded.data
+        height, width = data.shape[:2]
+        if not disk_radius_fraction:
+            missing = ~np.isfinite(data).any(axis=-1) | np.isinf(data).any(axis=-1)
+            return float(missing.mean())
+        rows = (np.arange(height) + 0.5 - height / 2) / height
+        cols = (np.arange(width) + 0.5 - width / 2) / width
+        on_disk = rows[:, None] ** 2 + cols[None, :] ** 2 <= disk_radius_fraction**2
+    if not on_disk.any():
+        on_disk = np.ones(data.shape[:2], dtype=bool)
+    missing = ~np.isfinite(data[on_disk])
+    return float(missing.mean(axis=0).max())
 
 
 # ------------------------------------------------------------ resampling ---
@@ -410,9 +833,20 @@ def resample(data: np.ndarray, height: int, width: int) -> np.ndarray:
 # ------------------------------------------------------------- the model ---
 
 
-def _parse_channel_map(text: str, model_channels, file_channels: int) -> dict:
-    """'a=0,b=mean' -> {"a": 0, "b": "mean"}, checked against both sides."""
-    mapping = {}
+def _parse_channel_map(text: str, model_channels, file_channels: int | None) -> dict:
+    """'a=0,b=mean' -> {"a": 0, "b": "mean"}, checked against both sides.
+
+    Args:
+        text: the map, NAME=SOURCE entries separated by commas.
+        model_channels: the model's channel names.
+        file_channels: channels of the file; None checks everything but the
+            channel index range (a map checked once for a whole batch).
+
+    Raises:
+        InputError: an entry that is not NAME=SOURCE, an unknown name, a name
+            given twice, a source out of range, or a model channel left out.
+    """
+    mapping, given = {}, {}
     for item in filter(None, (part.strip() for part in str(text).split(","))):
         if "=" not in item:
             raise InputError(
@@ -425,9 +859,21 @@ def _parse_channel_map(text: str, model_channels, file_channels: int) -> dict:
                 f"channel map names {name!r}; the model's channels are "
                 f"{list(model_channels)}."
             )
+        if name in given:
+            # Taking the last value silently would forecast from a channel the
+            # user may not have meant.
+            raise InputError(
+                f"channel map names {name!r} twice ({given[name]!r} and {item!r}); "
+                "give each model channel one source."
+            )
+        given[name] = item
         if source.lstrip("-").isdigit():
             index = int(source)
-            if not 0 <= index < file_channels:
+            if index < 0:
+                raise InputError(
+                    f"channel map: {name}={index}; a channel index is 0 or more."
+                )
+            if file_channels is not None and index >= file_channels:
                 raise InputError(
                     f"channel map: {name}={index}, but the file has {file_channels} "
                     f"channel(s) (0 to {file_channels - 1})."
@@ -683,26 +1129,48 @@ class Forecaster:
             "log_flux": float(output[0]),
         }
 
+    def nonfinite_fraction(self, loaded: LoadedImage) -> float:
+        """Fraction of non-finite on-disk pixels of a file, with the disk this
+        model was trained on (see `nonfinite_fraction`)."""
+        radius = None
+        if self.unit == "full disk":
+            radius = self.disk_radius_fraction or DEFAULT_DISK_RADIUS_FRACTION
+        return nonfinite_fraction(loaded, radius)
+
     def forecast_file(
         self,
         path,
         channel_map: str | None = None,
         content: bytes | None = None,
         name: str | None = None,
+        max_nonfinite_fraction: float = DEFAULT_MAX_NONFINITE_FRACTION,
     ) -> dict:
-        """One CSV row for one file; errors are returned in the row, not raised.
+        """One CSV row for one file; refusals are returned in the row, not raised.
+
+        Args:
+            path: the file (or, with `content`, the name it is reported under).
+            channel_map: see the module docstring.
+            content: the file's bytes, when already in memory (an upload).
+            name: name shown in messages (default: the path's name).
+            max_nonfinite_fraction: largest fraction of NaN / infinite pixels
+                on the solar disk that is forecast from (see `nonfinite_fraction`).
 
         Returns:
-            dict with path, probability, class, threshold, model_run, warnings
-            ("; "-joined), seconds (read + prepare + model) and error ("" when
-            fine); `input` holds the prepared array when there was no error.
+            dict with path, status ("ok" or "refused: REASON"), probability,
+            class, threshold, nonfinite_fraction (NaN when the pixels could not
+            be read), model_run, warnings ("; "-joined), seconds (read +
+            prepare + model) and error (the reason, "" when fine); `input`
+            holds the prepared array when there was no error.
         """
         started = time.perf_counter()
+        name = name or Path(str(path)).name
         row = {
             "path": str(path),
+            "status": "ok",
             "probability": float("nan"),
             "class": "",
             "threshold": "",
+            "nonfinite_fraction": float("nan"),
             "model_run": str(self.run_dir),
             "warnings": "",
             "seconds": float("nan"),
@@ -710,14 +1178,33 @@ class Forecaster:
         }
         try:
             loaded = load_image(path, content=content, name=name)
-            inputs, notes = self.prepare(
-                loaded, channel_map, name or Path(str(path)).name
+            fraction = self.nonfinite_fraction(loaded)
+            row["nonfinite_fraction"] = fraction
+            on_disk = self.unit == "full disk" or (
+                loaded.solar_image is not None
+                and loaded.solar_image.geometry is not None
             )
+            where = "on the solar disk" if on_disk else "in the image"
+            if fraction > max_nonfinite_fraction:
+                raise InputError(
+                    f"{name}: {fraction:.1%} of the pixels {where} are NaN or "
+                    f"infinite (pixel data); at most "
+                    f"{max_nonfinite_fraction:.1%} are accepted (--max-nonfinite). "
+                    "The model would fill them with a constant and still give a "
+                    "probability."
+                )
+            inputs, notes = self.prepare(loaded, channel_map, name)
+            if fraction > 0:
+                notes.append(
+                    f"{fraction:.2%} of the pixels {where} are NaN or infinite "
+                    "(missing data)"
+                )
             row.update(self.describe(self.predict_inputs(inputs[None])[0]))
             row["warnings"] = "; ".join(notes)
             row["input"] = inputs
         except InputError as error:
             row["error"] = str(error)
+            row["status"] = f"refused: {error}"
         row["seconds"] = time.perf_counter() - started
         return row
 
@@ -757,26 +1244,34 @@ def model_card(forecaster: Forecaster) -> dict:
         ("dataset", f"{config.get('dataset')} v{settings.get('dataset_version', '?')}"),
         (
             "input",
-            f"{forecaster.input_shape[0]}x{forecaster.input_shape[1]} pixels, "
-            f"channels {', '.join(forecaster.channels)}",
+            (
+                f"{forecaster.input_shape[0]}x{forecaster.input_shape[1]} pixels, "
+                f"channels {', '.join(forecaster.channels)}"
+            ),
         ),
         ("flux scale", settings.get("flux_scale", "not stated")),
         (
             "split",
-            f"{split.get('method', 'not stated')}, gap "
-            f"{settings.get('gap_days', 'not stated')} days",
+            (
+                f"{split.get('method', 'not stated')}, gap "
+                f"{settings.get('gap_days', 'not stated')} days"
+            ),
         ),
         (
             "test set",
-            f"{test_set.get('n_samples', '?')} samples, "
-            f"{test_set.get('n_regions', '?')} regions, sha256 "
-            f"{str(test_set.get('hash', 'n/a'))[:12]}",
+            (
+                f"{test_set.get('n_samples', '?')} samples, "
+                f"{test_set.get('n_regions', '?')} regions, sha256 "
+                f"{str(test_set.get('hash', 'n/a'))[:12]}"
+            ),
         ),
         ("test base rate", format_number(base_rates.get("test"), 4)),
         (
             "decision threshold",
-            f"{forecaster.decision_threshold:.4g} "
-            f"({(metrics.get('headline') or {}).get('threshold_source', 'default')})",
+            (
+                f"{forecaster.decision_threshold:.4g} "
+                f"({(metrics.get('headline') or {}).get('threshold_source', 'default')})"
+            ),
         ),
     ]
     scores = []
@@ -846,42 +1341,79 @@ def expand_paths(paths) -> tuple:
     return files, skipped
 
 
-def predict_files(run_dir, paths, channel_map: str | None = None, output=None):
-    """Forecast every file (folders expanded) and write a CSV.
+def predict_files(
+    run_dir,
+    paths,
+    channel_map: str | None = None,
+    output=None,
+    max_nonfinite_fraction: float = DEFAULT_MAX_NONFINITE_FRACTION,
+    forecaster: Forecaster | None = None,
+):
+    """Forecast every file (folders expanded) and write a CSV with one row per
+    file: a file that cannot be forecast from gets a row with status
+    "refused: REASON" and the batch goes on.
 
     Args:
         run_dir: a finished run folder.
         paths: files and folders.
-        channel_map: see the module docstring.
+        channel_map: see the module docstring; checked once, before any file.
         output: CSV path (default: predictions_<UTC time>.csv in the working folder).
+        max_nonfinite_fraction: see `Forecaster.forecast_file`.
+        forecaster: an already loaded `Forecaster` of `run_dir` (loaded when None).
 
     Returns:
         (DataFrame of rows, CSV path, skipped folder entries).
+
+    Raises:
+        InputError: a channel map that no file could satisfy (malformed, an
+            unknown or repeated channel name, a channel left out), or a
+            fraction outside [0, 1].
     """
     import datetime
+    import traceback
 
     import pandas as pd
 
     from flarekit.io import write_csv_atomic
 
-    forecaster = Forecaster.load(run_dir)
+    if not 0.0 <= float(max_nonfinite_fraction) <= 1.0:
+        raise InputError(
+            f"--max-nonfinite {max_nonfinite_fraction}: expected a fraction from 0 "
+            "to 1 (0.05 = 5 % of the on-disk pixels)."
+        )
+    forecaster = forecaster or Forecaster.load(run_dir)
+    if channel_map:
+        _parse_channel_map(channel_map, forecaster.channels, None)
     files, skipped = expand_paths(paths)
     rows = []
     for path in files:
-        if not path.exists():
+        if not path.is_file():
+            reason = f"{path}: no such file"
             rows.append(
                 {
                     "path": str(path),
+                    "status": f"refused: {reason}",
                     "model_run": str(forecaster.run_dir),
-                    "error": f"{path}: no such file",
                 }
             )
             continue
-        row = forecaster.forecast_file(path, channel_map)
-        row.pop("input", None)
-        row.pop("probabilities", None)
+        try:
+            row = forecaster.forecast_file(
+                path, channel_map, max_nonfinite_fraction=max_nonfinite_fraction
+            )
+        except Exception as error:  # noqa: BLE001 (one file must not end the batch)
+            # Not a refusal of the file but a failure in flarekit or a library:
+            # kept apart ("failed") and its traceback printed, so it is reported.
+            traceback.print_exc()
+            row = {
+                "path": str(path),
+                "status": f"failed: {path.name}: {type(error).__name__}: {error}",
+                "model_run": str(forecaster.run_dir),
+            }
+        for key in ("input", "probabilities", "error"):
+            row.pop(key, None)
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(CSV_COLUMNS))
     for column in CSV_COLUMNS:
         if column not in frame:
             frame[column] = ""

@@ -78,20 +78,29 @@ def test_predict_uses_the_models_own_preprocessing(smoke_run, test_patches, tmp_
     output = tmp_path / "forecasts.csv"
     with pytest.raises(SystemExit) as exit_info:
         cli.main(
-            ["predict", "--run", str(smoke_run), str(folder), "--output", str(output)]
+            [
+                "predict",
+                "--run",
+                str(smoke_run),
+                str(folder),
+                "--output",
+                str(output),
+                "--strict",
+            ]
         )
-    assert exit_info.value.code == 1  # some files failed, and the CSV says which
-    frame = pd.read_csv(output).set_index(
-        pd.read_csv(output)["path"].map(lambda p: Path(p).name)
-    )
-    assert list(frame.columns[:6]) == [
+    assert exit_info.value.code == 1  # --strict: some files refused; the CSV says which
+    frame = pd.read_csv(output)
+    frame = frame.set_index(frame["path"].map(lambda p: Path(p).name))
+    assert list(frame.columns[:7]) == [
         "path",
+        "status",
         "probability",
         "class",
         "threshold",
+        "nonfinite_fraction",
         "model_run",
-        "warnings",
     ]
+    assert list(frame["status"]).count("ok") == 2
     expected = float(np.asarray(forecaster.model(test_patches[:1]))[0, 0])
     assert frame.loc["a_patch.npy", "probability"] == pytest.approx(expected, abs=1e-6)
     assert frame.loc["b_patch.fits", "probability"] == pytest.approx(expected, abs=1e-6)
@@ -99,14 +108,16 @@ def test_predict_uses_the_models_own_preprocessing(smoke_run, test_patches, tmp_
     assert frame.loc["a_patch.npy", "class"] == (
         "flare >= M1.0" if expected >= threshold else "no flare >= M1.0"
     )
-    assert "needs 4 channel(s)" in frame.loc["c_grey.png", "error"]
-    assert "--channel-map" in frame.loc["c_grey.png", "error"]
-    assert "not a readable PNG/JPEG" in frame.loc["e_fake.png", "error"]
-    assert "expected [H, W] or [H, W, C]" in frame.loc["f_wrong.npy", "error"]
+    assert frame.loc["a_patch.npy", "nonfinite_fraction"] == 0.0
+    assert frame.loc["c_grey.png", "status"].startswith("refused: c_grey.png: ")
+    assert "needs 4 channel(s)" in frame.loc["c_grey.png", "status"]
+    assert "--channel-map" in frame.loc["c_grey.png", "status"]
+    assert "not a readable PNG/JPEG" in frame.loc["e_fake.png", "status"]
+    assert "expected [H, W] or [H, W, C]" in frame.loc["f_wrong.npy", "status"]
     assert "d_notes.txt" not in frame.index  # folders: image files only, skip counted
     # With a channel map the grey picture is forecast, and the filling is stated.
     row = forecaster.forecast_file(folder / "c_grey.png", CHANNEL_MAP)
-    assert 0.0 <= row["probability"] <= 1.0 and row["error"] == ""
+    assert 0.0 <= row["probability"] <= 1.0 and row["status"] == "ok"
     assert "channel euv_94 filled with mean" in row["warnings"]
     assert "byte-scaled" in row["warnings"]
 
@@ -192,8 +203,14 @@ def test_page_forecasts_uploads_and_survives_bad_ones(
             assert "Model card" in page.inner_text("#model")
             assert "TSS" in page.inner_text("#scores")
             probability, label = _submit(page, tmp_path / "patch.npy")
-            assert probability == f"P = {expected:.3f}" and "M1.0" in label
+            assert probability == f"P = {expected:.3f}" and "M1.0" in label, label
             assert page.get_attribute("#overlay", "src").startswith("data:image/png")
+            # What a user sees: the forecast text in the rendered page, kept as
+            # a screenshot in the test's folder.
+            shown = page.inner_text("#result")
+            assert f"P = {expected:.3f}" in shown and "decision threshold" in shown
+            page.screenshot(path=str(tmp_path / "first_forecast.png"), full_page=True)
+            assert (tmp_path / "first_forecast.png").stat().st_size > 20_000
             started = time.perf_counter()
             for _ in range(3):
                 _submit(page, tmp_path / "patch.npy")
@@ -207,18 +224,25 @@ def test_page_forecasts_uploads_and_survives_bad_ones(
                 probability, error = _submit(page, tmp_path / name)
                 assert probability is None and message in error, error
             # A 4-channel model and a 1-channel picture: refused, then mapped.
-            np.save(tmp_path / "one.npy", test_patches[2][..., 0])
+            # (The continuum: this limb patch's magnetogram is NaN off the
+            # limb, which a one-channel file cannot tell from missing data.)
+            np.save(tmp_path / "one.npy", test_patches[2][..., 1])
             _, error = _submit(page, tmp_path / "one.npy")
             assert "needs 4 channel(s)" in error
-            probability, _ = _submit(page, tmp_path / "one.npy", CHANNEL_MAP)
+            continuum_map = "continuum=0,magnetogram=mean,euv_171=mean,euv_94=mean"
+            probability, _ = _submit(page, tmp_path / "one.npy", continuum_map)
             assert probability.startswith("P = ")
+            # A limb magnetogram alone: its off-limb NaN is refused as missing.
+            np.save(tmp_path / "limb.npy", test_patches[2][..., 0])
+            _, error = _submit(page, tmp_path / "limb.npy", CHANNEL_MAP)
+            assert "limb.npy: " in error and "are NaN or infinite" in error
             page.screenshot(path=str(tmp_path / "after_errors.png"), full_page=True)
             browser.close()
     finally:
         server.shutdown()
         server.server_close()
     if os.environ.get("FLAREKIT_SCREENSHOT_DIR"):
-        for name in ("forecast.png", "after_errors.png"):
+        for name in ("first_forecast.png", "forecast.png", "after_errors.png"):
             shutil.copy(
                 tmp_path / name, Path(os.environ["FLAREKIT_SCREENSHOT_DIR"]) / name
             )

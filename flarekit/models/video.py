@@ -11,7 +11,7 @@ Two architectures, chosen by `build_video_transformer(architecture=...)`:
   MLP (ViViT's factorised self-attention, TimeSformer's divided
   space-time attention). Attending over space and time separately costs
   O(T N^2 + N T^2) instead of O((T N)^2), and gives per-time spatial maps and
-  per-position temporal maps that `flarekit.attention` turns into figures.
+  per-position temporal maps that `flarekit.interpret.attention` turns into figures.
 - "video_swin": keras-cv's `VideoSwinBackbone` (Liu et al. 2022, shifted 3-D
   windows), built from explicit arguments: keras-cv 0.9's presets download
   weights and fail here.

@@ -17,7 +17,7 @@ changes from Lee et al. (2021) restore some of it:
 Everything uses `keras.ops` only, so the layers run on the TensorFlow, JAX
 and PyTorch backends; every layer has `get_config`, so `.keras` files round
 trip. Attention scores come back from `TransformerBlock(...,
-return_attention_scores=True)`, which `flarekit.attention` uses for
+return_attention_scores=True)`, which `flarekit.interpret.attention` uses for
 attention-rollout maps.
 
 References:
@@ -472,7 +472,7 @@ def build_vit(
 
     Returns:
         A `keras.Model`. Its `TransformerBlock` layers (named
-        `encoder_block_<i>`) give attention scores for `flarekit.attention`.
+        `encoder_block_<i>`) give attention scores for `flarekit.interpret.attention`.
 
     Raises:
         ValueError: a bad shape, patch size, head count or pooling mode.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flarekit.io import atomic_write
+from flarekit.io import save_figure
 
 # Features coloured in the plots, with the class names of each (data contract).
 COLOUR_FEATURES = ("goes_class", "mount_wilson")
@@ -159,7 +159,5 @@ def plot_embedding(
     figure.suptitle(title)
     figure.tight_layout()
     if path is not None:
-        atomic_write(
-            path, lambda file: figure.savefig(file, format="png", dpi=110), "wb"
-        )
+        save_figure(figure, path)
     return figure

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from flarekit import interpret_embeddings
+from flarekit.interpret import embeddings as interpret_embeddings
 
 
 def test_tsne_separates_well_separated_groups_and_plots(tmp_path):
@@ -29,9 +29,13 @@ def test_tsne_separates_well_separated_groups_and_plots(tmp_path):
 
 def test_encode_reads_features_and_class_labels(smoke_builder):
     from flarekit import models
+    from flarekit.data import pipeline
 
     encoder = models.build_encoder(
-        ("magnetogram", "continuum", "euv_171", "euv_94"), image_size=8, filters=(4,)
+        ("magnetogram", "continuum", "euv_171", "euv_94"),
+        pipeline.channel_declarations(smoke_builder),
+        image_size=8,
+        filters=(4,),
     )
     features, labelled = interpret_embeddings.encode(
         encoder, smoke_builder, "validation", max_examples=20
@@ -47,7 +51,10 @@ def test_encode_gives_a_channel_subset_encoder_its_channels(smoke_builder):
     from flarekit.data import pipeline, tasks
 
     encoder = models.build_encoder(
-        ("magnetogram", "euv_94"), image_size=8, filters=(4,)
+        ("magnetogram", "euv_94"),
+        pipeline.channel_declarations(smoke_builder, ("magnetogram", "euv_94")),
+        image_size=8,
+        filters=(4,),
     )
     indices = tasks.channel_indices_for(
         ("magnetogram", "euv_94"), pipeline.channel_names(smoke_builder)

@@ -12,7 +12,7 @@ Four methods, for the two families of flarekit networks:
   feature maps weighted by the spatial mean of their gradients, ReLU,
   upsampled to the input;
 - attention rollout (Abnar & Zuidema 2020) for the ViT, from
-  `flarekit.attention.vit_attention_maps` (not re-implemented here).
+  `flarekit.interpret.attention.vit_attention_maps` (not re-implemented here).
 
 Gradients are taken with respect to the *normalised* input: the output of the
 model's leading preprocessing layers (`DiskMask`, `LogScaling`,
@@ -65,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flarekit.io import atomic_write, write_csv_atomic
+from flarekit.io import save_figure, write_csv_atomic
 
 METHODS = ("vanilla_gradients", "integrated_gradients", "grad_cam", "attention_rollout")
 METHOD_TITLES = {
@@ -366,7 +366,7 @@ def grad_cam(
 def attention_rollout(model, images, batch_size: int = 32) -> np.ndarray:
     """Attention rollout of a flarekit ViT, on the input grid.
 
-    Calls `flarekit.attention.vit_attention_maps` (the patch-grid maps) and
+    Calls `flarekit.interpret.attention.vit_attention_maps` (the patch-grid maps) and
     repeats each patch's value over its pixels.
 
     Returns:
@@ -375,7 +375,7 @@ def attention_rollout(model, images, batch_size: int = 32) -> np.ndarray:
     Raises:
         ValueError: not a flarekit ViT.
     """
-    from flarekit import attention
+    from flarekit.interpret import attention
 
     images = np.asarray(images, dtype=np.float32)
     grid = attention.vit_attention_maps(model, images, batch_size=batch_size)
@@ -766,16 +766,6 @@ def plot_saliency(
     return figure
 
 
-def save_png(figure, path) -> Path:
-    """Write a Figure as PNG atomically; returns the path."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    return atomic_write(
-        path, lambda file: figure.savefig(file, format="png", dpi=110), "wb"
-    )
-
-
 # ----------------------------------------------------------- run folder ---
 
 
@@ -949,7 +939,7 @@ def explain_run(
         ]
     figure = plot_saliency(images, maps, titles, channel=0, channel_name=channels[0])
     figure.suptitle(f"Saliency, {split} samples of {run_dir.name}", fontsize=9)
-    figure_path = save_png(figure, run_dir / "figures" / "saliency.png")
+    figure_path = save_figure(figure, run_dir / "figures" / "saliency.png")
     table_path = write_csv_atomic(run_dir / "explanations.csv", table)
     return {
         "figure": figure_path,

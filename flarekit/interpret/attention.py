@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flarekit.io import atomic_write
+from flarekit.io import save_figure
 
 
 def _blocks(model, layer_class, kind: str) -> list:
@@ -361,11 +361,3 @@ def plot_video_attention(
     return figure
 
 
-def save_figure(figure, path) -> Path:
-    """Write a Figure as PNG atomically; returns the path."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    return atomic_write(
-        path, lambda file: figure.savefig(file, format="png", dpi=110), "wb"
-    )

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from flarekit import attention
+from flarekit.interpret import attention
+from flarekit.io import save_figure
 from flarekit.models.video import build_frame_baseline, build_video_transformer
 from flarekit.models.vit import build_vit
 
@@ -44,7 +45,7 @@ def test_vit_attention_maps_cover_the_patch_grid(pooling, tmp_path):
     maps = attention.vit_attention_maps(model, images)
     assert maps.shape == (3, 4, 6) and maps.min() == 0.0 and maps.max() == 1.0
     figure = attention.plot_vit_attention(images, maps, ["a", "b", "c"])
-    assert attention.save_figure(figure, tmp_path / "vit.png").stat().st_size > 0
+    assert save_figure(figure, tmp_path / "vit.png").stat().st_size > 0
 
 
 def test_video_attention_maps_per_time_step(tmp_path):
@@ -62,7 +63,7 @@ def test_video_attention_maps_per_time_step(tmp_path):
     assert maps["temporal"].shape == (2, 4) and maps["frames_per_step"] == 2
     np.testing.assert_allclose(maps["temporal"].sum(axis=1), 1.0)
     figure = attention.plot_video_attention(clips[1], maps, index=1, title="clip 1")
-    assert attention.save_figure(figure, tmp_path / "video.png").stat().st_size > 0
+    assert save_figure(figure, tmp_path / "video.png").stat().st_size > 0
 
 
 def test_models_without_flarekit_attention_are_refused():
