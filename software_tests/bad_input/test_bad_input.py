@@ -133,7 +133,7 @@ def test_unknown_class_strings(files):
 def test_unknown_config_key(tmp_path, monkeypatch):
     # As from the command line: python network.py --smoke --set epoch=3.
     monkeypatch.setenv("FLAREKIT_RUNS_DIR", str(tmp_path / "runs"))
-    with pytest.raises(fx.ConfigError, match="override: unknown config key 'epoch'") as error:
+    with pytest.raises(fx.ConfigError, match=r"\(override\): unknown config key 'epoch'") as error:
         fx.run(STARTER / "network.py", ["--smoke", "--set", "epoch=3"])
     assert "'epochs'" in str(error.value)  # the known keys are listed
     assert not (tmp_path / "runs").exists()  # nothing started

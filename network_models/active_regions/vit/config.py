@@ -42,7 +42,7 @@ cnn_dropout = 0.3  # CNN baseline
 batch_size = 32
 epochs = 10
 learning_rate = 1e-3
-mixed_precision = False  # attention logits stay float32 either way; bf16 gains little here
+mixed_precision = "auto"  # bf16 where the hardware computes it natively, else float32
 seed = 0
 strategy = "default"  # default | mirrored | multi_worker | tpu
 
@@ -53,6 +53,7 @@ output_dir = "runs"  # run folders: <output_dir>/active_regions/vit/<UTC time>
 
 # A CPU run of under a minute, for CI and for checking a copied folder works.
 smoke = dict(
+    mixed_precision="float32",  # tests compare smoke runs tightly
     dataset="synthetic_sun/active_region_smoke",
     image_size=32,
     patch_size=8,

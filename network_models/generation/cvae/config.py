@@ -33,6 +33,7 @@ samples_per_class = 4
 output_dir = "runs"
 
 smoke = dict(
+    mixed_precision="float32",  # tests compare smoke runs tightly
     dataset="synthetic_sun/active_region_smoke",
     image_size=32,
     bin_factor=4,

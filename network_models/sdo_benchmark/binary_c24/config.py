@@ -34,7 +34,7 @@ batch_size = 32
 epochs = 20
 learning_rate = 3e-4  # ten input channels of very different contrast: go slower
 class_weight = "none"
-mixed_precision = True
+mixed_precision = "auto"  # bf16 where the hardware computes it natively, else float32
 seed = 0
 strategy = "default"  # default | mirrored | multi_worker | tpu
 
@@ -52,5 +52,5 @@ smoke = dict(
     epochs=2,
     batch_size=4,
     bootstrap_samples=100,
-    mixed_precision=False,
+    mixed_precision="float32",  # tests compare smoke runs tightly
 )

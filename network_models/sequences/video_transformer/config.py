@@ -54,7 +54,7 @@ batch_size = 32
 epochs = 6
 learning_rate = 1e-3
 class_weight = "none"  # oversampling already rebalances; "balanced" reweights instead
-mixed_precision = False
+mixed_precision = "auto"  # bf16 where the hardware computes it natively, else float32
 seed = 0
 strategy = "default"  # default | mirrored | multi_worker | tpu
 
@@ -65,6 +65,7 @@ output_dir = "runs"  # run folders: <output_dir>/sequences/video_transformer/<UT
 
 # A CPU run of under a minute, for CI and for checking a copied folder works.
 smoke = dict(
+    mixed_precision="float32",  # tests compare smoke runs tightly
     dataset="synthetic_sun/sequence_smoke",
     image_size=16,
     n_folds=2,

@@ -58,7 +58,7 @@ batch_size = 16
 epochs = 15
 learning_rate = 3e-4
 class_weight = "none"  # oversampling already rebalances
-mixed_precision = False
+mixed_precision = "auto"  # bf16 where the hardware computes it natively, else float32
 seed = 0
 strategy = "default"  # default | mirrored | multi_worker | tpu
 
@@ -70,6 +70,7 @@ output_dir = "runs"  # run folders: <output_dir>/sharp_sequences/binary_m24/<UTC
 # A CPU run of under a minute on the packaged dummy data (15 sequences of
 # 6 HARPs), for CI and for checking a copied folder works.
 smoke = dict(
+    mixed_precision="float32",  # tests compare smoke runs tightly
     dataset="sharp_sequences/m24_smoke",
     image_size=16,
     n_folds=2,

@@ -50,6 +50,7 @@ bootstrap_samples = 1000
 output_dir = "runs"
 
 smoke = dict(
+    mixed_precision="float32",  # tests compare smoke runs tightly
     dataset="synthetic_sun/active_region_smoke",
     image_size=32,
     filters=(8, 16),

@@ -49,6 +49,7 @@ output_dir = "runs"
 
 # A CPU run of well under a minute, for CI and notebooks.
 smoke = dict(
+    mixed_precision="float32",  # tests compare smoke runs tightly
     dataset="synthetic_sun/full_disk_smoke",
     image_size=32,
     filters=(8, 16),
