@@ -12,18 +12,22 @@ Every file is written atomically (a temporary file in the same folder, then
 `os.replace`), so a run interrupted while reporting never leaves a half
 written report.md or metrics.json that looks complete.
 
-Figures are drawn on `matplotlib.figure.Figure` objects with the Agg canvas,
-without pyplot, so reporting neither needs a display nor changes the backend
-of a notebook that calls it.
+Figures are drawn with seaborn's plotting functions on
+`matplotlib.figure.Figure` objects with the Agg canvas, without pyplot
+figures, so reporting neither needs a display nor changes the backend of a
+notebook that calls it. seaborn's theme (`seaborn.set_theme`) is applied inside
+`matplotlib.rc_context`, so the caller's own style comes back afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -98,6 +102,25 @@ def _save_figure(figure: Figure, path: Path) -> Path:
 # ------------------------------------------------------------- figures ---
 
 
+@contextlib.contextmanager
+def seaborn_theme():
+    """seaborn's report theme for the figures made inside; restored after.
+
+    `seaborn.set_theme` changes matplotlib's global settings; `rc_context`
+    gives them back on exit, so a notebook that calls the report keeps its
+    own style.
+
+    Example:
+        >>> with seaborn_theme():
+        ...     figure = plot_roc(roc, chosen, auc)
+    """
+    import seaborn as sns
+
+    with matplotlib.rc_context():
+        sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
+        yield sns
+
+
 def plot_training_curves(history: pd.DataFrame) -> Figure | None:
     """One panel per metric, training and validation curves together.
 
@@ -125,41 +148,63 @@ def plot_training_curves(history: pd.DataFrame) -> Figure | None:
     names = [name for name in names if name not in ("learning_rate", "lr")][:6]
     if not names:
         return None
-    figure = Figure(figsize=(4.0 * min(len(names), 3), 3.2 * math.ceil(len(names) / 3)))
-    for i, name in enumerate(names):
-        axes = figure.add_subplot(math.ceil(len(names) / 3), min(len(names), 3), i + 1)
-        axes.plot(epochs, numeric[name], marker="o", ms=3, label=name)
-        if f"val_{name}" in numeric:
-            axes.plot(
-                epochs, numeric[f"val_{name}"], marker="o", ms=3, label=f"val_{name}"
+    with seaborn_theme() as sns:
+        figure = Figure(
+            figsize=(4.0 * min(len(names), 3), 3.2 * math.ceil(len(names) / 3))
+        )
+        for i, name in enumerate(names):
+            axes = figure.add_subplot(
+                math.ceil(len(names) / 3), min(len(names), 3), i + 1
             )
-        axes.set_xlabel("epoch")
-        axes.set_title(name)
-        axes.legend(fontsize=8)
-    figure.tight_layout()
+            for column in (name, f"val_{name}"):
+                if column in numeric:
+                    sns.lineplot(
+                        x=epochs,
+                        y=numeric[column].to_numpy(),
+                        marker="o",
+                        markersize=4,
+                        estimator=None,
+                        label=column,
+                        ax=axes,
+                    )
+            axes.set_xlabel("epoch")
+            axes.set_title(name)
+            axes.legend(fontsize=8)
+        figure.tight_layout()
     return figure
 
 
 def plot_roc(roc: Mapping, chosen: Mapping | None, auc) -> Figure:
     """ROC curve with the chance diagonal and the chosen operating point."""
-    figure = Figure(figsize=(4.2, 4.2))
-    axes = figure.add_subplot()
-    axes.plot(roc["pofd"], roc["pod"], label=f"model (AUC {format_number(auc)})")
-    axes.plot([0, 1], [0, 1], ls="--", color="grey", label="no skill")
-    if chosen:
-        axes.plot(
-            chosen["pofd"],
-            chosen["pod"],
-            "o",
-            color="C3",
-            label=f"threshold {format_number(chosen['threshold'])}",
+    with seaborn_theme() as sns:
+        figure = Figure(figsize=(4.2, 4.2))
+        axes = figure.add_subplot()
+        # The curve in threshold order: estimator=None and sort=False keep
+        # seaborn from averaging the several POD values at one POFD.
+        sns.lineplot(
+            x=np.asarray(roc["pofd"], dtype=float),
+            y=np.asarray(roc["pod"], dtype=float),
+            estimator=None,
+            sort=False,
+            label=f"model (AUC {format_number(auc)})",
+            ax=axes,
         )
-    axes.set_xlabel("POFD (false-positive rate FP/N)")
-    axes.set_ylabel("POD (TP/P)")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.01)
-    axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
+        axes.plot([0, 1], [0, 1], ls="--", color="grey", label="no skill")
+        if chosen:
+            sns.scatterplot(
+                x=[chosen["pofd"]],
+                y=[chosen["pod"]],
+                color="C3",
+                s=40,
+                label=f"threshold {format_number(chosen['threshold'])}",
+                ax=axes,
+            )
+        axes.set_xlabel("POFD (false-positive rate FP/N)")
+        axes.set_ylabel("POD (TP/P)")
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1.01)
+        axes.legend(loc="lower right", fontsize=8)
+        figure.tight_layout()
     return figure
 
 
@@ -170,32 +215,51 @@ def plot_reliability(reliability: Mapping, climatology) -> Figure:
     mean_probability = np.asarray(reliability["mean_probability"], dtype=float)
     frequency = np.asarray(reliability["observed_frequency"], dtype=float)
     counts = np.asarray(reliability["counts"], dtype=int)
-    figure = Figure(figsize=(4.5, 5.5))
-    top = figure.add_axes((0.15, 0.38, 0.8, 0.56))
-    bottom = figure.add_axes((0.15, 0.08, 0.8, 0.2), sharex=top)
-    top.plot([0, 1], [0, 1], ls="--", color="grey", label="perfect reliability")
-    if climatology is not None:
-        top.axhline(float(climatology), ls=":", color="C2", label="climatology")
-    top.plot(mean_probability, frequency, marker="o", label="model")
-    for x, y, count in zip(mean_probability, frequency, counts):
-        if count:
-            top.annotate(
-                str(count),
-                (x, y),
-                textcoords="offset points",
-                xytext=(3, 4),
-                fontsize=7,
-            )
-    top.set_ylabel("observed frequency")
-    top.set_xlim(0, 1)
-    top.set_ylim(0, 1.02)
-    top.legend(fontsize=8, loc="upper left")
-    top.set_title("reliability (numbers: samples per bin)")
-    bottom.bar(centres, counts, width=np.diff(edges) * 0.9, color="C0")
-    if counts.max() > 0:
-        bottom.set_yscale("log")
-    bottom.set_xlabel("forecast probability")
-    bottom.set_ylabel("count")
+    filled = counts > 0
+    with seaborn_theme() as sns:
+        figure = Figure(figsize=(4.5, 5.5))
+        top = figure.add_axes((0.15, 0.38, 0.8, 0.56))
+        bottom = figure.add_axes((0.15, 0.08, 0.8, 0.2), sharex=top)
+        top.plot([0, 1], [0, 1], ls="--", color="grey", label="perfect reliability")
+        if climatology is not None:
+            top.axhline(float(climatology), ls=":", color="C2", label="climatology")
+        sns.lineplot(
+            x=mean_probability[filled],
+            y=frequency[filled],
+            marker="o",
+            estimator=None,
+            sort=False,
+            label="model",
+            ax=top,
+        )
+        for x, y, count in zip(mean_probability, frequency, counts):
+            if count:
+                top.annotate(
+                    str(count),
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(3, 4),
+                    fontsize=7,
+                )
+        top.set_ylabel("observed frequency")
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1.02)
+        top.legend(fontsize=8, loc="upper left")
+        top.set_title("reliability (numbers: samples per bin)")
+        # The forecasts per bin, drawn on the reliability bins themselves (a
+        # list: seaborn 0.13 compares `bins` with "auto" when given weights).
+        sns.histplot(
+            x=centres,
+            weights=counts,
+            bins=edges.tolist(),
+            shrink=0.9,
+            color="C0",
+            ax=bottom,
+        )
+        if counts.max() > 0:
+            bottom.set_yscale("log")
+        bottom.set_xlabel("forecast probability")
+        bottom.set_ylabel("count")
     return figure
 
 
@@ -203,37 +267,51 @@ def plot_confusion_matrix(matrix, class_names: Sequence[str], title: str) -> Fig
     """Counts with observed classes in rows and forecasts in columns."""
     matrix = np.asarray(matrix, dtype=int)
     size = 1.2 + 0.7 * len(class_names)
-    figure = Figure(figsize=(size + 0.8, size))
-    axes = figure.add_subplot()
-    image = axes.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        colour = "white" if count > 0.6 * max(matrix.max(), 1) else "black"
-        axes.text(j, i, str(count), ha="center", va="center", color=colour, fontsize=8)
-    axes.set_xticks(range(len(class_names)), class_names)
-    axes.set_yticks(range(len(class_names)), class_names)
-    axes.set_xlabel("forecast")
-    axes.set_ylabel("observed")
-    axes.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=axes, fraction=0.046)
-    figure.tight_layout()
+    with seaborn_theme() as sns:
+        figure = Figure(figsize=(size + 0.8, size))
+        axes = figure.add_subplot()
+        sns.heatmap(
+            matrix,
+            annot=True,
+            fmt="d",
+            annot_kws={"fontsize": 8},
+            cmap="Blues",
+            square=True,
+            cbar_kws={"fraction": 0.046},
+            xticklabels=list(class_names),
+            yticklabels=list(class_names),
+            ax=axes,
+        )
+        axes.set_xlabel("forecast")
+        axes.set_ylabel("observed")
+        axes.set_title(title, fontsize=9)
+        figure.tight_layout()
     return figure
 
 
 def plot_regression(log_flux_true, log_flux_pred) -> Figure:
     """Predicted against true log10 peak flux, with the class boundaries."""
-    figure = Figure(figsize=(4.5, 4.5))
-    axes = figure.add_subplot()
-    axes.scatter(log_flux_true, log_flux_pred, s=6, alpha=0.5)
-    low = min(np.min(log_flux_true), np.min(log_flux_pred), -9.0) - 0.2
-    high = max(np.max(log_flux_true), np.max(log_flux_pred), -4.0) + 0.2
-    axes.plot([low, high], [low, high], ls="--", color="grey")
-    for edge, letter in zip(range(-8, -3), "ABCMX"):
-        axes.axvline(edge, color="grey", lw=0.5)
-        axes.axhline(edge, color="grey", lw=0.5)
-        axes.text(edge + 0.05, low + 0.1, letter, fontsize=7)
-    axes.set_xlabel("true log10 peak flux (W/m^2)")
-    axes.set_ylabel("predicted log10 peak flux (W/m^2)")
-    figure.tight_layout()
+    with seaborn_theme() as sns:
+        figure = Figure(figsize=(4.5, 4.5))
+        axes = figure.add_subplot()
+        sns.scatterplot(
+            x=np.asarray(log_flux_true, dtype=float),
+            y=np.asarray(log_flux_pred, dtype=float),
+            s=8,
+            alpha=0.5,
+            linewidth=0,
+            ax=axes,
+        )
+        low = min(np.min(log_flux_true), np.min(log_flux_pred), -9.0) - 0.2
+        high = max(np.max(log_flux_true), np.max(log_flux_pred), -4.0) + 0.2
+        axes.plot([low, high], [low, high], ls="--", color="grey")
+        for edge, letter in zip(range(-8, -3), "ABCMX"):
+            axes.axvline(edge, color="grey", lw=0.5)
+            axes.axhline(edge, color="grey", lw=0.5)
+            axes.text(edge + 0.05, low + 0.1, letter, fontsize=7)
+        axes.set_xlabel("true log10 peak flux (W/m^2)")
+        axes.set_ylabel("predicted log10 peak flux (W/m^2)")
+        figure.tight_layout()
     return figure
 
 

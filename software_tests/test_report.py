@@ -220,3 +220,27 @@ def test_comparison_table_and_aggregation(tmp_path):
     assert stats["sd"] == pytest.approx(table["tss"][:3].std(ddof=1))
     with pytest.raises(ValueError, match="metrics.json"):
         comparison_table([tmp_path / "missing"])
+
+
+def test_figures_are_seaborn_drawn_and_leave_the_callers_style():
+    import matplotlib
+
+    from flarekit import report
+
+    grid_before = matplotlib.rcParams["axes.grid"]
+    face_before = matplotlib.rcParams["axes.facecolor"]
+    figure = report.plot_confusion_matrix([[3, 1], [0, 12]], ["no flare", "flare"], "t")
+    # seaborn's heatmap writes each count in its cell, rows observed.
+    assert [text.get_text() for text in figure.axes[0].texts] == ["3", "1", "0", "12"]
+    roc = report.plot_roc(
+        {"pofd": [0.0, 0.0, 0.5, 1.0], "pod": [0.0, 0.5, 1.0, 1.0]},
+        {"pofd": 0.0, "pod": 0.5, "threshold": 0.5},
+        0.875,
+    )
+    axes = roc.axes[0]
+    # The whitegrid theme drew the grid; the curve keeps threshold order
+    # (two POD values at POFD 0 are not averaged into one).
+    assert axes.xaxis.get_gridlines()[0].get_visible()
+    np.testing.assert_allclose(axes.lines[0].get_ydata(), [0.0, 0.5, 1.0, 1.0])
+    assert matplotlib.rcParams["axes.grid"] == grid_before
+    assert matplotlib.rcParams["axes.facecolor"] == face_before

@@ -42,8 +42,8 @@ TRAINERS = {
     "sequence_kfold": "flarekit.experiments.sequence_kfold:SequenceKFoldExperiment",
     "simclr": "flarekit.experiments.self_supervised:SimCLRExperiment",
     "finetune": "flarekit.experiments.self_supervised:FinetuneExperiment",
-    "diffusion": "flarekit.generation_experiment:DiffusionExperiment",
-    "cvae": "flarekit.generation_experiment:CVAEExperiment",
+    "diffusion": "flarekit.experiments.generation:DiffusionExperiment",
+    "cvae": "flarekit.experiments.generation:CVAEExperiment",
 }
 
 PRECISION_VALUES = ("auto", "float32", "mixed_bfloat16", "mixed_float16")

@@ -24,6 +24,19 @@ def make_strategy(name: str):
     Raises:
         ConfigError: an unknown strategy name.
     """
+    if name not in _STRATEGIES:
+        _STRATEGIES[name] = _new_strategy(name)
+    return _STRATEGIES[name]
+
+
+# One strategy object per name and process: two MirroredStrategy objects in one
+# process (two runs in a notebook) number their collective ops from the same
+# start, and the second run's all-reduce fails with "Shape mismatch in the
+# collective instance".
+_STRATEGIES: dict = {}
+
+
+def _new_strategy(name: str):
     import tensorflow as tf
 
     if name == "default":

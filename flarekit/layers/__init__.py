@@ -12,13 +12,16 @@ from flarekit.layers.generative import (
     invert_preprocessing,
 )
 from flarekit.layers.preprocessing import (
+    CHANNEL_KINDS,
     ChannelNormalization,
     DiskMask,
     LogScaling,
+    channel_log_scaling,
     preprocessing_for,
 )
 
 __all__ = [
+    "CHANNEL_KINDS",
     "ChannelNormalization",
     "DiskMask",
     "HemisphereFlip",
@@ -27,6 +30,7 @@ __all__ = [
     "RandomResizedCrop",
     "bin_pixels",
     "build_augmenter",
+    "channel_log_scaling",
     "generation_preprocessing",
     "invert_preprocessing",
     "preprocessing_for",

@@ -29,7 +29,9 @@ and is the one flip worth opting into; plain flips are available through
 `build_augmenter(flip="any")` for comparison only.
 
 Example:
-    >>> augmenter = build_augmenter(("magnetogram", "euv_171"), seed=1)
+    >>> channels = ("magnetogram", "euv_171")
+    >>> augmenter = build_augmenter(
+    ...     channels, synthetic.channel_declarations(channels), seed=1)
     >>> views = augmenter(images, training=True)
 
 References:
@@ -46,7 +48,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from flarekit.layers.preprocessing import CHANNEL_FLOORS, DEFAULT_FLOOR, _per_channel
+from flarekit.layers.preprocessing import _per_channel, channel_log_scaling
 
 FLIP_MODES = ("none", "hemisphere", "any")
 
@@ -390,16 +392,15 @@ class HemisphereFlip(keras.layers.Layer):
         return config
 
 
-def channel_log_domain(channels) -> tuple[list, list]:
-    """(floors, signed) of `LogScaling` for these channel names."""
-    floors, signed = zip(
-        *(CHANNEL_FLOORS.get(name, DEFAULT_FLOOR) for name in channels)
-    )
-    return list(floors), list(signed)
+def channel_log_domain(channels, declarations, dataset: str | None = None) -> tuple:
+    """(floors, signed) of `LogScaling` for these channels, from the dataset's
+    channel declarations (`flarekit.layers.channel_log_scaling`)."""
+    return channel_log_scaling(channels, declarations, dataset)
 
 
 def build_augmenter(
     channels,
+    declarations,
     crop_area=(0.25, 1.0),
     rotation_degrees: float = 10.0,
     brightness_dex: float = 0.1,
@@ -417,7 +418,10 @@ def build_augmenter(
     is left out when its magnitude is 0 (`crop_area=(1, 1)` for no crop).
 
     Args:
-        channels: channel names in input order (they set the log domain).
+        channels: channel names in input order.
+        declarations: mapping channel name -> {"unit", "kind", "floor"}, the
+            dataset's channel declarations (they set the log domain and which
+            channels a hemisphere flip negates).
         crop_area: (min, max) share of the image area kept by the crop.
         rotation_degrees: largest rotation, degrees, either way. Keep it
             small: every bipole turns with the image (Joy's law is a tilt).
@@ -442,7 +446,8 @@ def build_augmenter(
         ValueError: an unknown flip mode or empty channels.
 
     Example:
-        >>> augmenter = build_augmenter(("magnetogram", "continuum"), seed=0)
+        >>> augmenter = build_augmenter(
+        ...     ("magnetogram", "continuum"), synthetic.channel_declarations(), seed=0)
         >>> train = train.map(lambda x, y: (augmenter(x, training=True), y))
     """
     channels = tuple(channels)
@@ -450,7 +455,7 @@ def build_augmenter(
         raise ValueError("build_augmenter needs the channel names of the input.")
     if flip not in FLIP_MODES:
         raise ValueError(f"flip must be one of {FLIP_MODES}, got {flip!r}.")
-    floors, signed = channel_log_domain(channels)
+    floors, signed = channel_log_domain(channels, declarations)
 
     def stage_seed(offset):
         return None if seed is None else int(seed) + offset

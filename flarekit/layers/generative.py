@@ -13,7 +13,9 @@ log floor come back as the floor.
 keras.ops only, so it runs on any backend.
 
 Example:
-    >>> layers = generation_preprocessing(("magnetogram", "euv_94"), bin_factor=2)
+    >>> channels = ("magnetogram", "euv_94")
+    >>> layers = generation_preprocessing(
+    ...     channels, synthetic.channel_declarations(channels), bin_factor=2)
     >>> physical = invert_preprocessing(layers, normalised)
 """
 
@@ -31,23 +33,36 @@ from flarekit.layers.preprocessing import (
 )
 
 
-def generation_preprocessing(channels, bin_factor: int = 1) -> list:
-    """`preprocessing_for(channels)` with `bin_factor` x `bin_factor` binning
-    after the disk mask: [DiskMask, (AveragePooling2D), LogScaling,
-    ChannelNormalization].
+def generation_preprocessing(
+    channels, declarations, bin_factor: int = 1, dataset: str | None = None
+) -> list:
+    """`preprocessing_for(channels, declarations)` with `bin_factor` x
+    `bin_factor` binning after the disk mask: [DiskMask, (AveragePooling2D),
+    LogScaling, ChannelNormalization].
 
     Binning averages physical values (after NaN -> 0), as summing detector
     pixels would, before the log; `bin_pixels` does the same in numpy.
 
+    Args:
+        channels: channel names in input order.
+        declarations: mapping channel name -> {"unit", "kind", "floor"}, the
+            dataset's channel declarations (see `preprocessing_for`).
+        bin_factor: side of the square of pixels averaged into one.
+        dataset: the dataset's name, for error messages.
+
     Raises:
-        ValueError: bin_factor < 1.
+        ValueError: bin_factor < 1, or a channel without a valid declaration.
 
     Example:
-        >>> generation_preprocessing(("magnetogram", "euv_94"), bin_factor=2)
+        >>> channels = ("magnetogram", "euv_94")
+        >>> generation_preprocessing(
+        ...     channels, synthetic.channel_declarations(channels), bin_factor=2)
     """
     if int(bin_factor) < 1:
         raise ValueError(f"bin_factor must be >= 1, got {bin_factor!r}.")
-    mask, log_scaling, normalization = preprocessing_for(channels)
+    mask, log_scaling, normalization = preprocessing_for(
+        channels, declarations, dataset=dataset
+    )
     binning = []
     if int(bin_factor) > 1:
         binning = [keras.layers.AveragePooling2D(int(bin_factor), name="binning")]

@@ -234,37 +234,128 @@ class ChannelNormalization(keras.layers.Layer):
         return config
 
 
-# Log-scaling floor and sign of each channel kind, in the channel's units:
-# magnetograms are signed with a floor at the ~10 G noise level; intensities
-# are positive, with floors below their quiet-Sun level.
-CHANNEL_FLOORS = {
-    "magnetogram": (10.0, True),
-    "continuum": (0.01, False),
-}
-DEFAULT_FLOOR = (1.0, False)
+# The kinds of channel a dataset may declare (metadata "channel_declarations"):
+# a signed channel is a field with a polarity (a magnetogram, in Gauss), log
+# scaled as sign(x) log10(1 + |x| / floor) so that negative polarity survives;
+# a positive channel is an intensity (DN/s), log scaled as log10(max(x, floor)).
+CHANNEL_KINDS = ("signed", "positive")
 
 
-def preprocessing_for(channels, radius_fraction: float | None = None) -> list:
-    """The standard preprocessing layers for images with these channel names.
+def _declaration_error(dataset, message: str) -> ValueError:
+    where = f"Dataset {dataset}" if dataset else "The channel declarations given"
+    return ValueError(f"{where}: {message}")
+
+
+def channel_log_scaling(channels, declarations, dataset: str | None = None) -> tuple:
+    """`LogScaling`'s (floors, signed) for `channels`, from a dataset's declarations.
+
+    Each dataset's metadata declares, under "channel_declarations", every channel
+    it writes: `{"unit": "G", "kind": "signed", "floor": 10.0}`, with `kind` one
+    of `CHANNEL_KINDS` and `floor` (> 0, in `unit`) the level below which
+    values are noise. How a channel is log scaled follows from that
+    declaration, never from its name.
 
     Args:
         channels: channel names in input order, e.g. ("magnetogram", "euv_171").
+        declarations: mapping channel name -> declaration (the metadata's
+            "channel_declarations", or `flarekit.data.pipeline.channel_declarations`).
+        dataset: the dataset's name, for error messages.
+
+    Returns:
+        (floors, signed): two lists, one entry per channel.
+
+    Raises:
+        ValueError: no channels, a channel the declarations lack, or a
+            declaration without a valid unit, kind or floor; each names the
+            dataset, the channel and the field.
+
+    Example:
+        >>> channel_log_scaling(
+        ...     ["hmi_bz"], {"hmi_bz": {"unit": "G", "kind": "signed", "floor": 10.0}})
+        ([10.0], [True])
+    """
+    channels = tuple(channels)
+    if not channels:
+        raise ValueError("Log scaling needs the channel names of the input.")
+    if not hasattr(declarations, "get"):
+        raise _declaration_error(
+            dataset,
+            "channel declarations must be a mapping of channel name -> "
+            f"{{unit, kind, floor}}; got {type(declarations).__name__} "
+            f"{declarations!r}.",
+        )
+    floors, signed = [], []
+    for name in channels:
+        declaration = declarations.get(name)
+        if declaration is None:
+            raise _declaration_error(
+                dataset,
+                f"channel {name!r} is not declared (metadata 'channel_declarations' "
+                f"declares {list(declarations)}); expected a declaration "
+                "{unit, kind, floor} for every input channel.",
+            )
+        kind = declaration.get("kind")
+        if kind not in CHANNEL_KINDS:
+            raise _declaration_error(
+                dataset,
+                f"channel {name!r} has 'kind' {kind!r}; expected one of "
+                f"{CHANNEL_KINDS}.",
+            )
+        floor = declaration.get("floor")
+        is_number = isinstance(floor, (int, float)) and not isinstance(floor, bool)
+        if not is_number or not floor > 0:
+            raise _declaration_error(
+                dataset,
+                f"channel {name!r} has 'floor' {floor!r}; expected a number > 0 "
+                f"in the channel's unit.",
+            )
+        if not isinstance(declaration.get("unit"), str) or not declaration["unit"]:
+            raise _declaration_error(
+                dataset,
+                f"channel {name!r} has 'unit' {declaration.get('unit')!r}; expected "
+                "the physical unit as text (e.g. 'G', 'DN/s').",
+            )
+        floors.append(float(floor))
+        signed.append(kind == "signed")
+    return floors, signed
+
+
+def preprocessing_for(
+    channels,
+    declarations,
+    radius_fraction: float | None = None,
+    dataset: str | None = None,
+) -> list:
+    """The standard preprocessing layers for images with these channels.
+
+    Args:
+        channels: channel names in input order, e.g. ("magnetogram", "euv_171").
+        declarations: mapping channel name -> {"unit", "kind", "floor"}, as the
+            dataset's metadata declares it (`flarekit.data.pipeline.
+            channel_declarations(config.dataset, config.channels)`); a signed
+            channel keeps its sign through the log scaling.
         radius_fraction: for full-disk images, mask pixels outside this
             fraction of the half-width; None for patches.
+        dataset: the dataset's name, for error messages.
 
     Returns:
         [DiskMask, LogScaling, ChannelNormalization] (normalisation to be
         adapted on the training split).
 
     Raises:
-        ValueError: no channels.
+        ValueError: no channels, or a channel without a valid declaration
+            (see `channel_log_scaling`).
+
+    Example:
+        >>> preprocessing_for(
+        ...     ["hmi_bz"], {"hmi_bz": {"unit": "G", "kind": "signed", "floor": 10.0}})
     """
     channels = tuple(channels)
     if not channels:
         raise ValueError("preprocessing_for needs the channel names of the input.")
-    floors, signed = zip(*(CHANNEL_FLOORS.get(name, DEFAULT_FLOOR) for name in channels))
+    floors, signed = channel_log_scaling(channels, declarations, dataset)
     return [
         DiskMask(radius_fraction=radius_fraction, name="disk_mask"),
-        LogScaling(floors=list(floors), signed=list(signed), name="log_scaling"),
+        LogScaling(floors=floors, signed=signed, name="log_scaling"),
         ChannelNormalization(name="channel_normalization"),
     ]

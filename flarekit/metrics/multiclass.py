@@ -15,6 +15,7 @@ References:
 from __future__ import annotations
 
 import numpy as np
+from sklearn import metrics as sklearn_metrics
 
 from flarekit.metrics.forecast import scores_from_table
 
@@ -44,10 +45,11 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
         raise ValueError(
             f"y_true has {observed.size} samples but y_pred has {forecast.size}."
         )
-    flat = observed * n_classes + forecast
-    return np.bincount(flat, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes
-    )
+    # scikit-learn's, with every category listed so that the matrix keeps its
+    # shape when a category is never observed or never forecast.
+    return sklearn_metrics.confusion_matrix(
+        observed, forecast, labels=np.arange(n_classes)
+    ).astype(np.int64)
 
 
 def _as_indices(values, n_classes: int, name: str) -> np.ndarray:

@@ -14,6 +14,7 @@ References:
 from __future__ import annotations
 
 import numpy as np
+from sklearn import calibration as sklearn_calibration
 from sklearn import metrics as sklearn_metrics
 
 from flarekit.metrics.forecast import _as_binary, _as_probability
@@ -54,7 +55,17 @@ def brier_score(y_true, y_prob) -> float:
         0.1
     """
     observed, probability = _check_pair(y_true, y_prob)
-    return float(np.mean((probability - observed) ** 2))
+    return _brier(observed, probability)
+
+
+def _brier(observed, probability) -> float:
+    # scikit-learn's; pos_label is explicit so that a set without events (all
+    # 0, common for X-class thresholds) is scored rather than refused.
+    return float(
+        sklearn_metrics.brier_score_loss(
+            observed.astype(np.int64), probability, pos_label=1
+        )
+    )
 
 
 def brier_skill_score(y_true, y_prob, climatology: float) -> float:
@@ -74,10 +85,10 @@ def brier_skill_score(y_true, y_prob, climatology: float) -> float:
     """
     climatology = _check_climatology(climatology)
     observed, probability = _check_pair(y_true, y_prob)
-    reference = float(np.mean((climatology - observed) ** 2))
+    reference = _brier(observed, np.full_like(probability, climatology))
     if reference == 0:
         return float("nan")
-    return 1.0 - float(np.mean((probability - observed) ** 2)) / reference
+    return 1.0 - _brier(observed, probability) / reference
 
 
 def _check_climatology(climatology) -> float:
@@ -128,10 +139,12 @@ def roc_auc(y_true, y_prob) -> float:
 def reliability_curve(y_true, y_prob, n_bins: int = 10) -> dict:
     """Observed frequency against mean forecast probability, per bin.
 
-    Bins are equal-width on [0, 1]; a probability of exactly 1 falls in the
-    last bin. Empty bins keep a count of 0 and NaN means, so that the counts
-    (which show where a reliability diagram can be trusted) stay aligned with
-    the bin edges.
+    Bins are equal-width on [0, 1], as scikit-learn's `calibration_curve`
+    (strategy "uniform") draws them, which computes the means here: a
+    probability on an inner edge falls in the bin below it, and 0 and 1 in
+    the first and last bins. scikit-learn leaves empty bins out; here they
+    keep a count of 0 and NaN means, so that the counts (which show where a
+    reliability diagram can be trusted) stay aligned with the bin edges.
 
     Args:
         y_true: observed outcomes, 0/1, shape [n].
@@ -154,13 +167,19 @@ def reliability_curve(y_true, y_prob, n_bins: int = 10) -> dict:
     n_bins = int(n_bins)
     observed, probability = _check_pair(y_true, y_prob)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.floor(probability * n_bins).astype(int), 0, n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
-    probability_sums = np.bincount(bins, weights=probability, minlength=n_bins)
-    event_sums = np.bincount(bins, weights=observed, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_probability = np.where(counts > 0, probability_sums / counts, np.nan)
-        observed_frequency = np.where(counts > 0, event_sums / counts, np.nan)
+    # The bin rule of calibration_curve (which returns no counts).
+    counts = np.bincount(np.searchsorted(edges[1:-1], probability), minlength=n_bins)
+    frequency, mean = sklearn_calibration.calibration_curve(
+        observed.astype(np.int64),
+        probability,
+        n_bins=n_bins,
+        strategy="uniform",
+        pos_label=1,
+    )
+    mean_probability = np.full(n_bins, np.nan)
+    observed_frequency = np.full(n_bins, np.nan)
+    mean_probability[counts > 0] = mean
+    observed_frequency[counts > 0] = frequency
     return {
         "bin_edges": edges.tolist(),
         "mean_probability": mean_probability.tolist(),
@@ -191,7 +210,7 @@ def probabilistic_scores(y_true, y_prob, climatology: float) -> dict:
     observed, _ = _check_pair(y_true, y_prob)
     return {
         "brier": brier_score(y_true, y_prob),
-        "brier_climatology": float(np.mean((climatology - observed) ** 2)),
+        "brier_climatology": _brier(observed, np.full(observed.shape, climatology)),
         "bss": brier_skill_score(y_true, y_prob, climatology),
         "roc_auc": roc_auc(y_true, y_prob),
         "climatology": climatology,

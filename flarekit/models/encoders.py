@@ -18,7 +18,9 @@ freezing it for the first epochs of fine-tuning is one line
 layers that `Experiment.adapt_normalization` re-fits on the training split.
 
 Example:
-    >>> encoder = build_encoder(("magnetogram", "euv_171"), image_size=64)
+    >>> channels = ("magnetogram", "euv_171")
+    >>> encoder = build_encoder(
+    ...     channels, synthetic.channel_declarations(channels), image_size=64)
     >>> encoder.save("encoder.keras")
     >>> features = load_encoder("encoder.keras")(images)
 """
@@ -79,6 +81,7 @@ def build_backbone(
 
 def build_encoder(
     channels,
+    declarations,
     image_size: int = 64,
     backbone: str = "cnn",
     filters=(16, 32, 64),
@@ -90,7 +93,9 @@ def build_encoder(
     """An encoder from raw images (any size) to pooled features.
 
     Args:
-        channels: channel names in input order (they choose the log scaling).
+        channels: channel names in input order.
+        declarations: mapping channel name -> {"unit", "kind", "floor"}, the
+            dataset's channel declarations (they choose the log scaling).
         image_size: side the images are resized to before the backbone.
         backbone, filters, blocks_per_stage, stem_filters: see `build_backbone`.
         radius_fraction: `DiskMask` radius for full-disk images; None (the
@@ -103,10 +108,13 @@ def build_encoder(
         layer must be adapted on training images before use.
 
     Raises:
-        ValueError: no channels, a bad image size or an unknown backbone.
+        ValueError: no channels, a channel without a valid declaration, a bad
+            image size or an unknown backbone.
 
     Example:
-        >>> encoder = build_encoder(("magnetogram",), image_size=32, backbone="resnet")
+        >>> encoder = build_encoder(
+        ...     ("magnetogram",), synthetic.channel_declarations(("magnetogram",)),
+        ...     image_size=32, backbone="resnet")
     """
     channels = tuple(channels)
     if not channels:
@@ -118,7 +126,9 @@ def build_encoder(
     x = layers.Resizing(
         size, size, interpolation="bilinear", antialias=True, name="resize"
     )(inputs)
-    for layer in preprocessing_for(channels, radius_fraction=radius_fraction):
+    for layer in preprocessing_for(
+        channels, declarations, radius_fraction=radius_fraction
+    ):
         x = layer(x)
     network = build_backbone(
         (size, size, len(channels)), backbone, filters, blocks_per_stage, stem_filters

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from flarekit.data import synthetic
 from flarekit.layers import (
     HemisphereFlip,
     LogIntensityJitter,
@@ -15,6 +16,7 @@ from flarekit.layers import (
 )
 
 CHANNELS = ("magnetogram", "continuum", "euv_171")
+DECLARATIONS = synthetic.channel_declarations(CHANNELS)
 SIGNED = [True, False, False]
 FLOORS = [10.0, 0.01, 1.0]
 
@@ -31,7 +33,7 @@ LAYERS = {
     "crop": lambda: RandomResizedCrop(area_range=(0.3, 1.0), seed=7),
     "jitter": lambda: LogIntensityJitter(FLOORS, SIGNED, 0.2, 0.3, 0.05, seed=7),
     "hemisphere_flip": lambda: HemisphereFlip(SIGNED, rate=0.5, seed=7),
-    "augmenter": lambda: build_augmenter(CHANNELS, flip="hemisphere", seed=7),
+    "augmenter": lambda: build_augmenter(CHANNELS, DECLARATIONS, flip="hemisphere", seed=7),
 }
 
 
@@ -143,20 +145,20 @@ def test_hemisphere_flip_keeps_hale_and_joy():
 
 
 def test_flips_are_opt_in_and_bad_arguments_are_refused():
-    names = [layer.name for layer in build_augmenter(CHANNELS).layers]
+    names = [layer.name for layer in build_augmenter(CHANNELS, DECLARATIONS).layers]
     assert names == ["crop", "rotation", "log_jitter"]
     assert "flip" in [
-        layer.name for layer in build_augmenter(CHANNELS, flip="any").layers
+        layer.name for layer in build_augmenter(CHANNELS, DECLARATIONS, flip="any").layers
     ]
-    assert build_augmenter(CHANNELS, image_size=8).layers[0].name == "resize"
-    assert _numpy(build_augmenter(CHANNELS, image_size=8)(_images())).shape == (
+    assert build_augmenter(CHANNELS, DECLARATIONS, image_size=8).layers[0].name == "resize"
+    assert _numpy(build_augmenter(CHANNELS, DECLARATIONS, image_size=8)(_images())).shape == (
         3,
         8,
         8,
         3,
     )
     with pytest.raises(ValueError, match="'sideways'"):
-        build_augmenter(CHANNELS, flip="sideways")
+        build_augmenter(CHANNELS, DECLARATIONS, flip="sideways")
     with pytest.raises(ValueError, match=r"\(0.0, 1.0\)"):
         RandomResizedCrop(area_range=(0.0, 1.0))
     with pytest.raises(ValueError, match="1.5"):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from flarekit.data import synthetic
 from flarekit.layers import bin_pixels, generation_preprocessing, invert_preprocessing
 from flarekit.layers.generative import invert_log_scaling
 from flarekit.layers.preprocessing import LogScaling
@@ -27,7 +28,10 @@ def test_log_scaling_then_its_inverse_is_the_identity_above_the_floor():
 def test_bin_pixels_is_the_twin_of_disk_mask_plus_pooling():
     images = np.arange(32, dtype="float32").reshape(1, 4, 4, 2)
     images[0, 0, 0, 0] = np.nan
-    layers = generation_preprocessing(("magnetogram", "euv_94"), bin_factor=2)
+    channels = ("magnetogram", "euv_94")
+    layers = generation_preprocessing(
+        channels, synthetic.channel_declarations(channels), bin_factor=2
+    )
     pooled = images
     for layer in layers[:2]:  # DiskMask, binning
         pooled = layer(pooled)
@@ -38,6 +42,8 @@ def test_bin_pixels_is_the_twin_of_disk_mask_plus_pooling():
 
 def test_bad_binning_raises():
     with pytest.raises(ValueError, match="0"):
-        generation_preprocessing(("euv_94",), bin_factor=0)
+        generation_preprocessing(
+            ("euv_94",), synthetic.channel_declarations(("euv_94",)), bin_factor=0
+        )
     with pytest.raises(ValueError, match="divisible"):
         bin_pixels(np.zeros((1, 5, 5, 1)), 2)

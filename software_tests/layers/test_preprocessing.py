@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from flarekit.data import synthetic
 from flarekit.layers import ChannelNormalization, DiskMask, LogScaling, preprocessing_for
 
 
@@ -81,7 +82,8 @@ def test_normalization_adapt_ignores_masked_pixels():
 
 
 def test_model_with_preprocessing_saves_and_loads(tmp_path):
-    layers = preprocessing_for(["magnetogram", "continuum", "euv_171"])
+    channels = ["magnetogram", "continuum", "euv_171"]
+    layers = preprocessing_for(channels, synthetic.channel_declarations(channels))
     inputs = keras.Input((8, 8, 3))
     x = inputs
     for layer in layers:
@@ -104,13 +106,14 @@ def test_bad_config_errors_name_the_value():
     with pytest.raises(ValueError, match="floors"):
         LogScaling(floors=[1.0, 2.0])(np.ones((1, 2, 2, 3), "float32"))
     with pytest.raises(ValueError, match="channel names"):
-        preprocessing_for([])
+        preprocessing_for([], {})
 
 
 def test_preprocessing_stays_float32_under_mixed_precision():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        layers = preprocessing_for(["magnetogram", "euv_94"])
+        channels = ["magnetogram", "euv_94"]
+        layers = preprocessing_for(channels, synthetic.channel_declarations(channels))
         layers[-1].adapt([np.abs(_images(channels=2)) + 1.0])
         x = np.abs(_images(channels=2)) + 1.0
         for layer in layers:

@@ -73,3 +73,21 @@ def test_reliability_curve_counts_per_bin():
 def test_reliability_curve_rejects_zero_bins():
     with pytest.raises(ValueError, match="n_bins"):
         reliability_curve([0, 1], [0.1, 0.9], n_bins=0)
+
+
+def test_reliability_bins_follow_calibration_curve_and_keep_empty_bins():
+    # 0.25 and 0.5 lie on inner edges: calibration_curve puts them in the bin
+    # below; an empty bin between keeps its place with a count of 0.
+    y_true = [0, 1, 1, 0]
+    y_prob = [0.0, 0.25, 0.5, 0.8]
+    curve = reliability_curve(y_true, y_prob, n_bins=4)
+    assert curve["counts"] == [2, 1, 0, 1]
+    assert curve["mean_probability"][0] == pytest.approx(0.125)
+    assert curve["observed_frequency"][:2] == pytest.approx([0.5, 1.0])
+    assert np.isnan(curve["observed_frequency"][2])
+
+
+def test_brier_scores_a_set_without_events():
+    # X-class test sets often hold no event; the score is still defined.
+    assert brier_score([0, 0], [0.1, 0.3]) == pytest.approx(0.05)
+    assert brier_skill_score([0, 0], [0.1, 0.3], 0.2) == pytest.approx(1 - 0.05 / 0.04)

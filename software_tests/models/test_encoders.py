@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from flarekit import models
+from flarekit.data import synthetic
 from flarekit.layers import ChannelNormalization
 
 CHANNELS = ("magnetogram", "euv_171")
+DECLARATIONS = synthetic.channel_declarations(CHANNELS)
 
 
 def _images(count=4, size=24, seed=0):
@@ -34,7 +36,7 @@ def test_build_resnet_shapes_and_errors():
 @pytest.mark.parametrize("backbone", ["cnn", "resnet"])
 def test_encoder_takes_any_size_and_loads_in_one_call(backbone, tmp_path):
     encoder = models.build_encoder(
-        CHANNELS, image_size=16, backbone=backbone, filters=(8, 16)
+        CHANNELS, DECLARATIONS, image_size=16, backbone=backbone, filters=(8, 16)
     )
     normalization = [
         layer for layer in encoder.layers if isinstance(layer, ChannelNormalization)
@@ -65,7 +67,7 @@ def test_load_encoder_refuses_an_image_model_and_a_missing_file(tmp_path):
 
 
 def test_attach_head_freezes_and_clones():
-    encoder = models.build_encoder(CHANNELS, image_size=16, filters=(8, 16))
+    encoder = models.build_encoder(CHANNELS, DECLARATIONS, image_size=16, filters=(8, 16))
     classifier = models.attach_head(
         encoder, keras.layers.Dense(1, name="forecast"), dropout=0.1
     )
@@ -90,7 +92,7 @@ def test_attach_head_freezes_and_clones():
 
 
 def test_head_options_normalise_features_and_start_at_zero():
-    encoder = models.build_encoder(CHANNELS, image_size=16, filters=(8, 16))
+    encoder = models.build_encoder(CHANNELS, DECLARATIONS, image_size=16, filters=(8, 16))
     head = keras.layers.Dense(1, name="forecast")
     classifier = models.attach_head(
         encoder, head, normalize_features=True, zero_init_head=True

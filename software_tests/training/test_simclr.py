@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from flarekit import layers, models
+from flarekit.data import synthetic
 from flarekit.training import LARS, NTXentLoss, SimCLR, build_projection_head
 
 
@@ -90,11 +91,14 @@ def test_lars_weight_decay_enters_the_gradient_and_config_round_trips():
 def _simclr(seed=0):
     keras.utils.set_random_seed(seed)
     channels = ("magnetogram", "continuum")
-    encoder = models.build_encoder(channels, image_size=16, filters=(8, 16))
+    declarations = synthetic.channel_declarations(channels)
+    encoder = models.build_encoder(
+        channels, declarations, image_size=16, filters=(8, 16)
+    )
     return SimCLR(
         encoder,
         build_projection_head(encoder.output_shape[-1], 16, 8),
-        layers.build_augmenter(channels, seed=seed),
+        layers.build_augmenter(channels, declarations, seed=seed),
         probe=keras.layers.Dense(1, name="probe"),
         temperature=0.5,
     )

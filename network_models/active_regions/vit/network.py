@@ -5,13 +5,16 @@ Run: python network_models/active_regions/vit/network.py [--smoke]
 """
 
 from flarekit import experiment, layers, models
-from flarekit.data import tasks
+from flarekit.data import pipeline, tasks
 
 
 def build_network(config):
+    declarations = pipeline.channel_declarations(
+        config.dataset, config.channels, config.data_dir
+    )
     task = tasks.feature_class(config.label_feature, config.classes)
     input_shape = (config.image_size, config.image_size, len(config.channels))
-    preprocessing = layers.preprocessing_for(config.channels)
+    preprocessing = layers.preprocessing_for(config.channels, declarations)
     head = models.build_head(task, name="mount_wilson")
     if config.architecture == "cnn":
         return models.build_cnn(
@@ -47,4 +50,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.run(__file__)
+    experiment.main(__file__)

@@ -5,7 +5,7 @@
 # Copy this folder to start a new experiment; every key can be overridden:
 # python network.py --set epochs=10 --set prediction_type=noise
 
-trainer = "diffusion"  # flarekit.generation_experiment.DiffusionExperiment
+trainer = "diffusion"  # flarekit.experiments.generation.DiffusionExperiment
 
 # --- data ---
 dataset = "synthetic_sun/active_region"  # TFDS "<builder>/<config>"

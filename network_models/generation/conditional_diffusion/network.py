@@ -6,9 +6,13 @@ Sample: flarekit sample --run runs/generation/conditional_diffusion/<time> \
 """
 
 from flarekit import experiment, layers, models, training
+from flarekit.data import pipeline
 
 
 def build_network(config):
+    declarations = pipeline.channel_declarations(
+        config.dataset, config.channels, config.data_dir
+    )
     channels = len(config.channels)
     size = config.image_size // config.bin_factor
     unet = models.build_unet(
@@ -25,7 +29,7 @@ def build_network(config):
         unet,
         input_shape=(config.image_size, config.image_size, channels),
         preprocessing=layers.generation_preprocessing(
-            config.channels, config.bin_factor
+            config.channels, declarations, config.bin_factor
         ),
         schedule=config.schedule,
         prediction_type=config.prediction_type,
@@ -38,4 +42,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.run(__file__)
+    experiment.main(__file__)

@@ -1,7 +1,7 @@
 # Conditional VAE baseline of the diffusion model: same data, channels and
 # binning, so the two are scored by the same metrics on the same images.
 
-trainer = "cvae"  # flarekit.generation_experiment.CVAEExperiment
+trainer = "cvae"  # flarekit.experiments.generation.CVAEExperiment
 
 # --- data ---
 dataset = "synthetic_sun/active_region"

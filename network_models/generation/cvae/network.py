@@ -4,9 +4,13 @@ Run: python network_models/generation/cvae/network.py [--smoke]
 """
 
 from flarekit import experiment, layers, models, training
+from flarekit.data import pipeline
 
 
 def build_network(config):
+    declarations = pipeline.channel_declarations(
+        config.dataset, config.channels, config.data_dir
+    )
     channels = len(config.channels)
     size = config.image_size // config.bin_factor
     encoder, decoder = models.build_cvae(
@@ -21,7 +25,7 @@ def build_network(config):
         decoder,
         input_shape=(config.image_size, config.image_size, channels),
         preprocessing=layers.generation_preprocessing(
-            config.channels, config.bin_factor
+            config.channels, declarations, config.bin_factor
         ),
         beta=config.beta,
         condition=config.condition,
@@ -31,4 +35,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.run(__file__)
+    experiment.main(__file__)

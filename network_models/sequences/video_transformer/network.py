@@ -6,10 +6,13 @@ Run: python network_models/sequences/video_transformer/network.py [--smoke]
 """
 
 from flarekit import experiment, layers, models
-from flarekit.data import tasks
+from flarekit.data import pipeline, tasks
 
 
 def build_network(config):
+    declarations = pipeline.channel_declarations(
+        config.dataset, config.channels, config.data_dir
+    )
     task = tasks.from_config(config, config.channels)
     input_shape = (
         config.frames,
@@ -17,7 +20,7 @@ def build_network(config):
         config.image_size,
         len(config.channels),
     )
-    preprocessing = layers.preprocessing_for(config.channels)
+    preprocessing = layers.preprocessing_for(config.channels, declarations)
     head = models.build_head(task)
     if config.architecture == "frame_cnn":
         return models.build_frame_baseline(
@@ -51,4 +54,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.run(__file__)
+    experiment.main(__file__)

@@ -6,13 +6,16 @@ Run: python network_models/sharp_sequences/binary_m24/network.py [--smoke]
 """
 
 from flarekit import experiment, layers, models
-from flarekit.data import tasks
+from flarekit.data import pipeline, tasks
 
 
 def build_network(config):
+    declarations = pipeline.channel_declarations(
+        config.dataset, config.channels, config.data_dir
+    )
     task = tasks.from_config(config, config.channels)
     input_shape = (config.frames, config.image_size, config.image_size, len(config.channels))
-    preprocessing = layers.preprocessing_for(config.channels)
+    preprocessing = layers.preprocessing_for(config.channels, declarations)
     head = models.build_head(task)
     if config.architecture == "frame_cnn":
         return models.build_frame_baseline(
@@ -40,4 +43,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.run(__file__)
+    experiment.main(__file__)

@@ -4,11 +4,16 @@ Run: python network_models/ssl/simclr_pretrain/network.py [--smoke]
 """
 
 from flarekit import experiment, models
+from flarekit.data import pipeline
 
 
 def build_network(config):
+    declarations = pipeline.channel_declarations(
+        config.dataset, config.channels, config.data_dir
+    )
     return models.build_encoder(
         config.channels,
+        declarations,
         image_size=config.image_size,
         backbone=config.backbone,
         filters=config.filters,
@@ -17,4 +22,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.run(__file__)
+    experiment.main(__file__)

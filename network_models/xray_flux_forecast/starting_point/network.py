@@ -4,21 +4,24 @@ Run: python network_models/xray_flux_forecast/starting_point/network.py [--smoke
 """
 
 from flarekit import experiment, layers, models
-from flarekit.data import tasks
+from flarekit.data import pipeline, tasks
 
 
 def build_network(config):
+    declarations = pipeline.channel_declarations(
+        config.dataset, config.channels, config.data_dir
+    )
     task = tasks.from_config(config, config.channels)
     return models.build_cnn(
         input_shape=(config.image_size, config.image_size, len(config.channels)),
         filters=config.filters,
         dense_units=config.dense_units,
         dropout=config.dropout,
-        preprocessing=layers.preprocessing_for(config.channels),
+        preprocessing=layers.preprocessing_for(config.channels, declarations),
         head=models.build_head(task),
         name="flare_forecast_cnn",
     )
 
 
 if __name__ == "__main__":
-    experiment.run(__file__)
+    experiment.main(__file__)
