@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from flarekit import experiment as fx
-from flarekit import label_efficiency, models
+from flarekit import experiments as fx
+from flarekit import models
+from flarekit.studies import label_efficiency
 from flarekit.data.splits import EvaluationSetError
 
 PRETRAIN = "ssl/simclr_pretrain"

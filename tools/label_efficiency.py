@@ -5,13 +5,13 @@
         [--fractions 0.01 0.1 1.0] [--seeds 0 1 2] [--output runs/label_efficiency] \
         [--smoke] [--set key=value ...]
 
-A thin shell over `flarekit.label_efficiency.run_label_efficiency`.
+A thin shell over `flarekit.studies.label_efficiency.run_label_efficiency`.
 """
 
 import argparse
 
-from flarekit.experiment import parse_override
-from flarekit.label_efficiency import run_label_efficiency
+from flarekit.experiments import parse_override
+from flarekit.studies.label_efficiency import run_label_efficiency
 
 
 def main(argv=None):

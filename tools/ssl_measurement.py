@@ -17,9 +17,9 @@ import json
 import time
 from pathlib import Path
 
-from flarekit import experiment
+from flarekit import experiments
 from flarekit.io import write_json_atomic
-from flarekit.label_efficiency import run_label_efficiency
+from flarekit.studies.label_efficiency import run_label_efficiency
 
 ARCHITECTURE = dict(image_size=32, backbone="cnn", filters=(16, 32, 64))
 PRETRAIN = dict(batch_size=64, epochs=25, warmup_epochs=3, tsne_examples=500)
@@ -49,7 +49,7 @@ def main(argv=None):
     if args.pretrained_run:
         pretrain_dir = Path(args.pretrained_run).resolve()
     else:
-        pretrain_dir = experiment.run_experiment(
+        pretrain_dir = experiments.run_experiment(
             "network_models/ssl/simclr_pretrain",
             fresh=True,
             output_dir=str(output / "pretrain"),

@@ -123,7 +123,7 @@ def _version_key(name: str):
 
 
 def download_goes(satellite: int, start, end, out_dir, resolution: str = "flx1s",
-                  fetch=fetch_url):
+                  fetch=fetch_url, progress: bool = True):
     """Download a satellite's XRS netCDF files for every day in [start, end].
 
     Args:
@@ -132,6 +132,8 @@ def download_goes(satellite: int, start, end, out_dir, resolution: str = "flx1s"
         out_dir: folder to write into (created).
         resolution: "flx1s" or "avg1m".
         fetch: function url -> bytes.
+        progress: a progress bar over the days (on a terminal only; see
+            `_progress`).
 
     Returns:
         (list of paths of the files now present, report dict with
@@ -143,8 +145,9 @@ def download_goes(satellite: int, start, end, out_dir, resolution: str = "flx1s"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, report = [], {"downloaded": 0, "already_present": 0, "missing_days": []}
-    day = start
-    while day <= end:
+    n_days = (end - start).days + 1
+    days = (start + datetime.timedelta(days=offset) for offset in range(n_days))
+    for day in _progress(days, n_days, f"GOES-{satellite} XRS", "day", progress):
         url = find_goes_file(satellite, day, resolution, fetch)
         if url is None:
             report["missing_days"].append(day.isoformat())
@@ -156,8 +159,20 @@ def download_goes(satellite: int, start, end, out_dir, resolution: str = "flx1s"
                 _write_atomically(target, fetch(url))
                 report["downloaded"] += 1
             paths.append(target)
-        day += datetime.timedelta(days=1)
     return paths, report
+
+
+def _progress(items, total: int, description: str, unit: str, progress: bool):
+    """`items`, wrapped in a tqdm bar when `progress` is true.
+
+    tqdm's `disable=None` turns the bar off when stderr is not a terminal,
+    so logs, CI and captured test output stay clean.
+    """
+    if not progress:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc=description, unit=unit, disable=None)
 
 
 def _write_atomically(target: Path, content: bytes) -> None:
@@ -303,7 +318,7 @@ def query_jsoc_keywords(record_set: str, keys, client=None):
 
 
 def export_jsoc(record_set: str, email: str, out_dir, client=None, protocol: str = "fits",
-                sleep: float = 5.0):
+                sleep: float = 5.0, *, progress: bool = True):
     """Export a record set from JSOC and download its files.
 
     Args:
@@ -313,6 +328,7 @@ def export_jsoc(record_set: str, email: str, out_dir, client=None, protocol: str
         client: a `drms.Client` (a new one when None).
         protocol: "fits" (keywords in the headers) or "as-is".
         sleep: seconds between status polls.
+        progress: a progress bar over the files (on a terminal only).
 
     Returns:
         DataFrame with record, url and download (local path, None on failure).
@@ -321,6 +337,7 @@ def export_jsoc(record_set: str, email: str, out_dir, client=None, protocol: str
         ValueError: no email address.
     """
     import drms
+    import pandas as pd
 
     if not email:
         raise ValueError(
@@ -333,4 +350,13 @@ def export_jsoc(record_set: str, email: str, out_dir, client=None, protocol: str
     request = client.export(record_set, method="url", protocol=protocol, email=email,
                             filenamefmt=False)
     request.wait(sleep=sleep)
-    return request.download(str(out_dir))
+    n_files = len(request.urls)
+    if request.tarfile is not None or n_files == 0:
+        # A tar export is one file, and drms ignores `index` for it.
+        return request.download(str(out_dir))
+    # One file per call, so that the bar moves as each file arrives; drms
+    # then downloads exactly what one call for all of them would.
+    downloads = [request.download(str(out_dir), index=index)
+                 for index in _progress(range(n_files), n_files, "JSOC export", "file",
+                                        progress)]
+    return pd.concat(downloads, ignore_index=True)

@@ -84,6 +84,7 @@ def bootstrap_distribution(
     groups=None,
     n_boot: int = 1000,
     seed: int = 0,
+    progress: bool = True,
 ) -> dict[str, np.ndarray] | np.ndarray:
     """Values of `statistic` over group-resampled copies of `arrays`.
 
@@ -96,6 +97,9 @@ def bootstrap_distribution(
             ordinary per-sample bootstrap.
         n_boot: number of resamples.
         seed: random seed.
+        progress: show a progress bar over the resamples (tqdm, on stderr);
+            it is shown only when stderr is a terminal, so logs, CI and
+            captured test output stay clean. False never shows it.
 
     Returns:
         array [n_boot] (float statistic) or dict name -> array [n_boot].
@@ -111,7 +115,7 @@ def bootstrap_distribution(
         raise ValueError(f"groups has {len(groups)} entries for {n_samples} samples.")
     resampler = GroupResampler(groups, n_samples=n_samples, seed=seed)
     values = []
-    for _ in range(int(n_boot)):
+    for _ in _progress_bar(int(n_boot), progress):
         indices = resampler.draw()
         values.append(statistic(*(a[indices] for a in arrays)))
     if isinstance(values[0], dict):
@@ -120,6 +124,22 @@ def bootstrap_distribution(
             for name in values[0]
         }
     return np.asarray(values, dtype=np.float64)
+
+
+def _progress_bar(n_boot: int, progress: bool):
+    """range(n_boot), wrapped in a tqdm bar when `progress` is true.
+
+    tqdm's `disable=None` turns the bar off when stderr is not a terminal;
+    `leave=False` removes it when done, so a finished bootstrap leaves no
+    trace in a terminal either. tqdm comes with tensorflow-datasets and
+    papermill, both flarekit dependencies.
+    """
+    if not progress:
+        return range(n_boot)
+    from tqdm import tqdm
+
+    return tqdm(range(n_boot), desc="bootstrap", unit="resample", disable=None,
+                leave=False)
 
 
 def percentile_interval(values, confidence: float = 0.95) -> tuple[float, float]:
@@ -158,6 +178,7 @@ def bootstrap_interval(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    progress: bool = True,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of a statistic, resampling whole groups.
 
@@ -169,6 +190,7 @@ def bootstrap_interval(
         n_boot: number of resamples.
         confidence: coverage of the interval.
         seed: random seed; the same seed gives the same interval.
+        progress: progress bar over the resamples, on a terminal only.
 
     Returns:
         (low, high); (NaN, NaN) if the statistic is undefined on most
@@ -183,7 +205,7 @@ def bootstrap_interval(
         >>> (low, high)
         (1.5, 3.5)
     """
-    values = bootstrap_distribution(statistic, arrays, groups, n_boot, seed)
+    values = bootstrap_distribution(statistic, arrays, groups, n_boot, seed, progress)
     return percentile_interval(values, confidence)
 
 
@@ -194,15 +216,16 @@ def bootstrap_intervals(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    progress: bool = True,
 ) -> dict[str, tuple[float, float]]:
     """Like `bootstrap_interval` for a statistic returning a dict of floats.
 
-    All statistics are computed on the same resamples.
+    All statistics are computed on the same resamples; `progress` as there.
 
     Returns:
         dict name -> (low, high).
     """
-    values = bootstrap_distribution(statistic, arrays, groups, n_boot, seed)
+    values = bootstrap_distribution(statistic, arrays, groups, n_boot, seed, progress)
     if not isinstance(values, dict):
         raise ValueError("statistic must return a dict for bootstrap_intervals.")
     return {name: percentile_interval(v, confidence) for name, v in values.items()}

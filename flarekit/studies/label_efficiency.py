@@ -75,7 +75,7 @@ def run_label_efficiency(
     Raises:
         ValueError: an unknown arm or an empty grid.
     """
-    from flarekit import experiment as fx
+    from flarekit import experiments as fx
 
     unknown = [arm for arm in arms if arm not in ARMS]
     if unknown or not fractions or not seeds or not arms:
@@ -277,7 +277,7 @@ def write_label_efficiency_report(rows, output) -> Path:
     import pandas as pd
 
     from flarekit.io import (
-        atomic_write,
+        save_figure,
         write_csv_atomic,
         write_json_atomic,
         write_text_atomic,
@@ -303,7 +303,7 @@ def write_label_efficiency_report(rows, output) -> Path:
     ceiling = get_path(rows[0]["metrics"], "bayes_ceiling.tss")
     figure = plot_label_efficiency(summary, None if ceiling is None else float(ceiling))
     figure_path = output / "figures" / "label_efficiency.png"
-    atomic_write(figure_path, lambda f: figure.savefig(f, format="png", dpi=110), "wb")
+    save_figure(figure, figure_path)
     first = rows[0]
     settings = first["metrics"].get("settings", {})
     lines = [

@@ -1,0 +1,2 @@
+"""Measured studies over runs and data: SRS table, generative study, label
+efficiency, benchmarks."""
