@@ -924,6 +924,7 @@ class Forecaster:
         Raises:
             FileNotFoundError: a missing file, naming it.
         """
+        from flarekit.data import tasks
         from flarekit.interpret import load_run_model
         from flarekit.layers import DiskMask
 
@@ -946,7 +947,12 @@ class Forecaster:
         if len(channels) != input_shape[-1]:
             channels = tuple(f"channel_{i}" for i in range(input_shape[-1]))
         headline = metrics.get("headline") or {}
-        task_kind = metrics.get("task_kind") or config.get("task", "binary")
+        # metrics.json records the evaluation kind; without it, what the config's
+        # task is scored as (a "sequence" task is scored as "binary").
+        task_class = tasks.TASKS.get(config.get("task", "binary"))
+        task_kind = metrics.get("task_kind") or (
+            task_class.evaluation if task_class else config.get("task", "binary")
+        )
         radius = next(
             (
                 layer.radius_fraction

@@ -40,15 +40,15 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-from flarekit import experiment
+from flarekit import experiments
 
 folder, overrides = sys.argv[1], json.loads(sys.argv[2])
 runs = {}
 for strategy in ("default", "mirrored"):
-    run_dir = experiment.run_experiment(
+    run_dir = experiments.run_experiment(
         folder, smoke=True, fresh=True, strategy=strategy, **overrides)
     runs[strategy] = str(run_dir)
-replicas = experiment.make_strategy("mirrored").num_replicas_in_sync
+replicas = experiments.make_strategy("mirrored").num_replicas_in_sync
 print("RESULT " + json.dumps({"runs": runs, "replicas": replicas}))
 """
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flarekit import experiment as fx
+from flarekit import experiments as fx
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 STARTER = REPOSITORY / "network_models" / "xray_flux_forecast" / "starting_point"

@@ -24,7 +24,7 @@ CHANNEL_MAP = "magnetogram=0,continuum=mean,euv_171=mean,euv_94=mean"
 @pytest.fixture(scope="module")
 def smoke_run(tfds_dir, tmp_path_factory):
     """A finished one-epoch smoke run of the demo experiment (`make demo`'s)."""
-    from flarekit.experiment import run_experiment
+    from flarekit.experiments import run_experiment
 
     runs = tmp_path_factory.mktemp("runs")
     return run_experiment(

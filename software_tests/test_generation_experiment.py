@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from flarekit.experiment import find_experiment, run_experiment
-from flarekit.generation_experiment import load_generator, sample_to_folder
+from flarekit.experiments import find_experiment, run_experiment
+from flarekit.experiments.generation import load_generator, sample_to_folder
 
 
 def test_log_flux_conditioned_diffusion_trains_samples_and_reports(tmp_path, tfds_dir):
@@ -37,7 +37,7 @@ def test_log_flux_conditioned_diffusion_trains_samples_and_reports(tmp_path, tfd
 
 
 def test_contact_sheet_rows_follow_the_goes_ladder_whatever_the_image_order():
-    from flarekit.generation_experiment import plot_contact_sheet
+    from flarekit.experiments.generation import plot_contact_sheet
 
     images = np.random.default_rng(0).lognormal(size=(4, 8, 8, 2)).astype("float32")
     figure = plot_contact_sheet(

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from flarekit import experiment
+from flarekit import experiments
 from flarekit.data.real_files import REPOSITORY_ROOT
 
 STARTERS = {
@@ -32,8 +32,8 @@ def _network_module(folder):
 def test_config_loads_and_network_builds(name):
     folder = REPOSITORY_ROOT / "network_models" / name
     dataset, smoke_shape = STARTERS[name]
-    assert experiment.load_config(folder / "config.py").dataset == dataset
-    config = experiment.load_config(folder / "config.py", smoke=True)
+    assert experiments.load_config(folder / "config.py").dataset == dataset
+    config = experiments.load_config(folder / "config.py", smoke=True)
     assert config.dataset.endswith("_smoke")
     network = _network_module(folder).build_network(config)
     assert tuple(network.input_shape[1:]) == smoke_shape
@@ -42,7 +42,7 @@ def test_config_loads_and_network_builds(name):
 
 @pytest.mark.slow
 def test_sdo_benchmark_starter_smoke_run(tmp_path, tfds_dir):
-    run_dir = experiment.run_experiment(
+    run_dir = experiments.run_experiment(
         REPOSITORY_ROOT / "network_models" / "sdo_benchmark" / "binary_c24", smoke=True,
         output_dir=str(tmp_path))
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -53,7 +53,7 @@ def test_sdo_benchmark_starter_smoke_run(tmp_path, tfds_dir):
 
 @pytest.mark.slow
 def test_sharp_sequences_starter_smoke_run(tmp_path, tfds_dir):
-    run_dir = experiment.run_experiment(
+    run_dir = experiments.run_experiment(
         REPOSITORY_ROOT / "network_models" / "sharp_sequences" / "binary_m24", smoke=True,
         output_dir=str(tmp_path))
     assert (run_dir / "report.md").is_file()

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from flarekit.experiment import find_experiment
+from flarekit.experiments import find_experiment
 
 
 def _run(folder, runs):

@@ -53,7 +53,8 @@ def test_pretrain_then_probe_and_finetune(runs_dir):
         tsne_examples=12,
     )
     metrics = json.loads((pretrain / "metrics.json").read_text())["pretraining"]
-    assert metrics["timings"]["images_per_s"] > 0 and metrics["pretrain_examples"] > 0
+    timings = json.loads((pretrain / "timings.json").read_text())
+    assert timings["images_per_s"] > 0 and metrics["pretrain_examples"] > 0
     assert (pretrain / "figures" / "tsne_embedding.png").exists()
     assert "pretraining images/s" in (pretrain / "report.md").read_text()
     encoder_path = pretrain / "encoder.keras"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarekit import experiment as fx
+from flarekit import experiments as fx
 from flarekit.data.splits import EvaluationSetError
 
 REPOSITORY = Path(__file__).resolve().parents[1]

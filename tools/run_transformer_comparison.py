@@ -16,9 +16,9 @@ import json
 import time
 from pathlib import Path
 
-from flarekit import experiment as fx
+from flarekit import experiments as fx
 from flarekit import io, report
-from flarekit.sequence_experiment import kfold_comparison_table
+from flarekit.experiments.sequence_kfold import kfold_comparison_table
 
 ROOT = Path(__file__).resolve().parents[1] / "network_models"
 VIT, VIDEO = ROOT / "active_regions" / "vit", ROOT / "sequences" / "video_transformer"

@@ -176,7 +176,6 @@ RULES = {
     "mixed_precision": _one_of(*PRECISION_VALUES),
     "strategy": _one_of(*STRATEGIES),
     "verbose": _one_of("auto", 0, 1, 2),
-    "task": _one_of("binary", "multiclass", "regression", "sequence", "generation"),
     "filters": (
         lambda v: len(v) >= 1 and all(_positive_int(f) for f in v),
         "a non-empty tuple of integers >= 1",
@@ -195,6 +194,26 @@ def _check_threshold(value) -> bool:
 
 
 RULES["threshold"] = (_check_threshold, "a GOES class such as 'M1.0' or 'C5'")
+
+
+def _is_registered_task(value) -> bool:
+    # Imported here, not at the top, so that reading a config stays light.
+    from flarekit.data import tasks
+
+    return value in tasks.TASKS
+
+
+class _RegisteredTaskNames:
+    """What the error message offers: the task names registered when it is
+    shown, including any an experiment's network.py registered."""
+
+    def __str__(self) -> str:
+        from flarekit.data import tasks
+
+        return "one of " + ", ".join(map(repr, tasks.registered_names()))
+
+
+RULES["task"] = (_is_registered_task, _RegisteredTaskNames())
 
 
 def _check_shapes(config: dict, source: str) -> None:

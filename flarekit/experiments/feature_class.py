@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from flarekit.experiments.distribute import replica_batch_size
 from flarekit.experiments.runner import Experiment, predict_with_features
 from flarekit.io import write_text_atomic
 
@@ -64,8 +65,20 @@ class FeatureClassExperiment(Experiment):
             "batch_size": config.batch_size,
             "seed": config.seed,
         }
+        # Several replicas: whole training batches (a ragged last batch splits
+        # unevenly across replicas, which the ViT's patch ops refuse), and an
+        # evaluation batch size that leaves no replica empty.
         self.train = pipeline.make_dataset(
-            self.builder, self.train_split, shuffle=True, **common
+            self.builder,
+            self.train_split,
+            shuffle=True,
+            drop_remainder=self.replicas > 1,
+            **common,
+        )
+        common["batch_size"] = replica_batch_size(
+            self.builder.info.splits["validation"].num_examples,
+            config.batch_size,
+            self.replicas,
         )
         self.validation = pipeline.make_dataset(self.builder, "validation", **common)
 
@@ -79,8 +92,7 @@ class FeatureClassExperiment(Experiment):
                 column
             ]
             self._train_labels = self.task.labels_from_features(values.to_numpy())
-        counts = np.bincount(self._train_labels, minlength=self.task.num_outputs)
-        return (counts / max(counts.sum(), 1)).tolist()
+        return self.task.base_rate(self._train_labels)
 
     # ---- evaluation -------------------------------------------------------
     def predictions(self, model, split: str):
@@ -110,25 +122,18 @@ class FeatureClassExperiment(Experiment):
             model, data, keep, len(self.task.class_names)
         )
         frame = pd.DataFrame({"split": split, **columns})
-        frame["label"] = self.task.labels_from_features(
-            frame.pop(self.task.label_feature)
-        )
-        for index, name in enumerate(self.task.class_names):
-            frame[f"prob_{name}"] = output[:, index]
-        return frame
+        labels = self.task.labels_from_features(frame.pop(self.task.label_feature))
+        return self.task.prediction_columns(frame, output, labels)
 
     def settings(self) -> dict:
         settings = super().settings()
         feature = self.task.label_feature
         settings.update(
-            task=f"multiclass ({feature})",
+            task=f"{self.task.evaluation} ({feature})",
             threshold=None,
             horizon_hours=None,
             window_rule=None,
-            label_definition=(
-                f"{feature} of the sample as the dataset measures it "
-                f"(classes {list(self.task.class_names)}); no flare window"
-            ),
+            label_definition=self.task.label_definition(None),
             train_split=self.train_split,
             class_names=list(self.task.class_names),
             architecture=self.config.get("architecture", "unstated"),

@@ -1,6 +1,6 @@
 """Experiments that train a conditional generator of solar images.
 
-Registered in `flarekit.experiment.TRAINERS` as "diffusion" and "cvae". The
+Registered in `flarekit.experiments.config.TRAINERS` as "diffusion" and "cvae". The
 experiment folder's `build_network(config)` returns the whole generative
 model (a `DiffusionModel` around a UNet, or a `ConditionalVAE`), so the
 architecture is read in one place; this module supplies the data, the
@@ -325,7 +325,7 @@ def load_generator(run: str | Path):
     Raises:
         FileNotFoundError: none of them exists.
     """
-    from flarekit.experiment import load_saved_model
+    from flarekit.experiments import load_saved_model
 
     run = Path(run)
     for candidate in (

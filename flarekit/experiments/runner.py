@@ -215,10 +215,11 @@ def run(network_file, argv=None, **overrides) -> Path:
     cli_overrides.update(overrides)
     if args.output_dir:
         cli_overrides["output_dir"] = args.output_dir
+    # network.py first: a task class it registers is a valid config `task`.
+    module = _import_network(Path(network_file).resolve())
     config = load_config(
         folder / "config.py", smoke=args.smoke, overrides=cli_overrides
     )
-    module = _import_network(Path(network_file).resolve())
     trainer = trainer_class(config.trainer)
     # Refuse a config the trainer cannot run before any run folder is made.
     trainer.check_config(config)
@@ -618,17 +619,10 @@ class Experiment:
     def compile(self, model):
         import keras
 
-        kind = self.task.kind
-        if kind == "binary":
-            loss, metrics = "binary_crossentropy", [keras.metrics.AUC(name="auc")]
-        elif kind == "multiclass":
-            loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-        else:
-            loss, metrics = "mean_squared_error", ["mean_absolute_error"]
         model.compile(
             optimizer=keras.optimizers.Adam(self.config.learning_rate),
-            loss=loss,
-            metrics=metrics,
+            loss=self.task.loss(),
+            metrics=self.task.metrics(),
         )
         return model
 
@@ -663,13 +657,16 @@ class Experiment:
     def class_weight(self):
         if self.config.class_weight == "none":
             return None
-        if self.config.class_weight != "balanced" or self.task.kind != "binary":
+        weights = None
+        if self.config.class_weight == "balanced":
+            weights = self.task.balanced_class_weight(self.train_base_rate())
+        if weights is None:
             raise ValueError(
                 f"Config key 'class_weight' is {self.config.class_weight!r}; expected "
-                "'none', or 'balanced' for a binary task."
+                f"'none', or 'balanced' for a task that has balanced weights (binary); "
+                f"the task is {self.task.name!r}."
             )
-        rate = self.train_base_rate()
-        return {0: 0.5 / (1 - rate), 1: 0.5 / rate}
+        return weights
 
     def train_base_rate(self) -> float:
         from flarekit.data import pipeline
@@ -679,14 +676,7 @@ class Experiment:
                 "peak_flux"
             ]
             self._train_labels = self.task.labels_from_flux(flux.to_numpy())
-        if self.task.kind == "binary":
-            return float(np.mean(self._train_labels))
-        if self.task.kind == "multiclass":
-            return [
-                float(np.mean(self._train_labels == k))
-                for k in range(self.task.num_outputs)
-            ]
-        return float(np.mean(self._train_labels))
+        return self.task.base_rate(self._train_labels)
 
     # ---- checks and summary ---------------------------------------------
     def check_input_shape(self, model) -> None:
@@ -754,17 +744,7 @@ class Experiment:
             frame["goes_class"] = goes.flux_to_class_index(peak_flux)
         frame["true_probability"] = self._true_probability(columns.get("probability"))
         labels = self.task.labels_from_flux(peak_flux)
-        if self.task.kind == "binary":
-            frame["label"] = labels
-            frame["probability"] = output[:, 0]
-        elif self.task.kind == "multiclass":
-            frame["label"] = labels
-            for index, name in enumerate(self.task.class_names):
-                frame[f"prob_{name}"] = output[:, index]
-        else:
-            frame["log_flux_true"] = labels
-            frame["log_flux_pred"] = output[:, 0]
-        return frame
+        return self.task.prediction_columns(frame, output, labels)
 
     def _true_probability(self, probabilities):
         """The synthetic Sun's true probability for this task's threshold, else NaN.
@@ -774,19 +754,7 @@ class Experiment:
                 `probability_thresholds`, or None.
         """
         thresholds = list(self.metadata.get("probability_thresholds", ()))
-        if probabilities is None or self.task.kind != "binary":
-            return np.nan
-        from flarekit.data import goes
-
-        fluxes = [goes.class_to_flux(t) for t in thresholds]
-        matches = [
-            i
-            for i, flux in enumerate(fluxes)
-            if np.isclose(flux, self.task.threshold_flux)
-        ]
-        if not matches:
-            return np.nan
-        return np.asarray(probabilities)[:, matches[0]]
+        return self.task.true_probability(probabilities, thresholds)
 
     def settings(self) -> dict:
         """What makes this run's numbers comparable (SCIENCE.md), for the report."""
@@ -799,7 +767,7 @@ class Experiment:
             "experiment": self.name,
             "dataset": config.dataset,
             "dataset_version": str(self.builder.info.version),
-            "task": self.task.kind,
+            "task": self.task.name,
             "threshold": self.task.threshold,
             "classes": list(self.task.class_names),
             "horizon_hours": metadata.get("horizon_hours"),
@@ -835,19 +803,7 @@ class Experiment:
         )
 
     def _label_definition(self, metadata) -> str:
-        horizon = metadata.get("horizon_hours", "?")
-        quiet = "no flare in the window (peak_flux 1e-9 W/m^2)"
-        if self.task.kind == "binary":
-            return (
-                f"1 if the largest flare peaking in (t, t + {horizon} h] is >= "
-                f"{self.task.threshold}, else 0; quiet = {quiet}"
-            )
-        if self.task.kind == "multiclass":
-            return (
-                f"class of the largest flare peaking in (t, t + {horizon} h] among "
-                f"{list(self.task.class_names)} (below {self.task.class_names[1]} = quiet)"
-            )
-        return f"log10 of the largest peak flux in (t, t + {horizon} h]; quiet = -9"
+        return self.task.label_definition(metadata.get("horizon_hours", "?"))
 
     def evaluate_and_report(self, model) -> None:
         import pandas as pd
@@ -863,7 +819,7 @@ class Experiment:
         self.write_timings()
         settings = self.settings()
         results = metrics.evaluate(
-            self.task.kind,
+            self.task.evaluation,
             test,
             validation,
             train_base_rate=self.train_base_rate(),
@@ -872,6 +828,13 @@ class Experiment:
         history_path = self.run_dir / "history.csv"
         history = pd.read_csv(history_path) if history_path.exists() else None
         report.write_report(self.run_dir, results, settings, history, predictions)
+        sections = self.task.report_sections(results)
+        if sections:
+            # The task's own sections follow the common ones (as a trainer's do).
+            report_path = self.run_dir / "report.md"
+            write_text_atomic(
+                report_path, report_path.read_text() + "\n".join(sections) + "\n"
+            )
         # metrics.json last: its presence marks the run finished (see find_resumable_run).
         write_json_atomic(self.run_dir / "metrics.json", results)
         print(f"flarekit: report written to {self.run_dir / 'report.md'}")

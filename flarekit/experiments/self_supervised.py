@@ -112,6 +112,19 @@ class SimCLRExperiment(Experiment):
 
     monitor = "c_loss"
 
+    @classmethod
+    def check_config(cls, config) -> None:
+        """Pretraining runs on one device for now: under a replicated strategy
+        the NT-Xent loss would draw negatives from each replica's share of the
+        batch only (another objective than on one device), and the random
+        augmentation's conditional branches fail in a replica context."""
+        if config.strategy != "default":
+            raise ConfigError(
+                f"config key 'strategy' is {config.strategy!r}; SimCLR pretraining "
+                "runs on one device ('default'): across replicas its NT-Xent "
+                "negatives would come from each replica's share of the batch only."
+            )
+
     def prepare_data(self):
         from flarekit.data import pipeline, subsets, tasks
 

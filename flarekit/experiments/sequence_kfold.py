@@ -89,9 +89,19 @@ class SequenceKFoldExperiment(Experiment):
 
     @classmethod
     def check_config(cls, config) -> None:
-        """Refuse a forbidden oversampling variant before a run folder is made."""
-        from flarekit.data import sequences
+        """Refuse a forbidden oversampling variant, or a task not scored as a
+        binary forecast, before a run folder is made."""
+        from flarekit.data import sequences, tasks
 
+        task_class = tasks.TASKS.get(config.get("task"))
+        if task_class is not None and task_class.evaluation != "binary":
+            # Oversampling copies positives and the folds aggregate TSS, HSS2
+            # and the false-alarm ratio: all of it needs 0/1 targets.
+            raise ConfigError(
+                f"config key 'task' is {config.get('task')!r}, scored as "
+                f"{task_class.evaluation!r}; the k-fold sequence trainer needs a task "
+                "scored as 'binary', such as 'sequence'."
+            )
         try:
             sequences.oversampled_parts(config.oversampling)
             sequences.check_transforms(config.transforms)
@@ -259,14 +269,15 @@ class SequenceKFoldExperiment(Experiment):
             cache=False,
             keep_features=keep,
         )
-        output, columns = predict_with_features(model, data, keep, 1)
+        output, columns = predict_with_features(
+            model, data, keep, self.task.num_outputs
+        )
         frame = pd.DataFrame(
             {"split": name, **{k: v for k, v in columns.items() if k != "probability"}}
         )
         frame["true_probability"] = self._true_probability(columns.get("probability"))
-        frame["label"] = self.task.labels_from_flux(frame["peak_flux"].to_numpy())
-        frame["probability"] = output[:, 0]
-        return frame
+        labels = self.task.labels_from_flux(frame["peak_flux"].to_numpy())
+        return self.task.prediction_columns(frame, output, labels)
 
     def fold_settings(self, fold: int) -> dict:
         settings = self.settings()
@@ -331,7 +342,7 @@ class SequenceKFoldExperiment(Experiment):
         settings = self.fold_settings(fold)
         settings["timings"] = timings
         result = metrics.evaluate(
-            "binary",
+            self.task.evaluation,
             test_rows,
             validation_rows,
             train_base_rate=self.fold_base_rate(fold),
@@ -403,7 +414,7 @@ class SequenceKFoldExperiment(Experiment):
         speeds = [t["train_clips_per_s"] for t in timings if t.get("train_clips_per_s")]
         first = fold_metrics[0]
         result = {
-            "task_kind": "binary",
+            "task_kind": self.task.evaluation,
             "aggregation": (
                 f"mean +- sd (ddof=1) over {len(fold_metrics)} folds, each scored on "
                 "the "

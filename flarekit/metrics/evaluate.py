@@ -52,6 +52,9 @@ from flarekit.metrics.probabilistic import (
 )
 from flarekit.metrics.regression import SKILL_THRESHOLDS, regression_scores
 
+# The evaluation kinds a task can declare (`Task.evaluation` in
+# flarekit.data.tasks): scoring is keyed by this string, never by the task
+# itself, so that a new task scored like an existing one needs no edit here.
 TASK_KINDS = ("binary", "multiclass", "regression")
 DEFAULT_THRESHOLD = 0.5
 # Scores that get bootstrap intervals in binary tasks (SCIENCE.md, trap 5:
@@ -177,7 +180,8 @@ def evaluate(
     """Score a run's test predictions with baselines, intervals and provenance.
 
     Args:
-        task_kind: "binary", "multiclass" or "regression".
+        task_kind: the evaluation kind the run's task declares
+            (`Task.evaluation`): "binary", "multiclass" or "regression".
         test: the test rows of predictions.csv (columns in INTERFACES:
             timestamp, region, peak_flux, previous_peak_flux, goes_class,
             true_probability, and the task's label / probability columns).
@@ -246,12 +250,7 @@ def evaluate(
             "allow_leakage=True: the split was not grouped by region and time; "
             "scores are not comparable with leakage-free splits."
         )
-    if task_kind == "binary":
-        result.update(_evaluate_binary(test, validation, train_base_rate, settings))
-    elif task_kind == "multiclass":
-        result.update(_evaluate_multiclass(test, validation, train_base_rate, settings))
-    else:
-        result.update(_evaluate_regression(test, train_base_rate, settings))
+    result.update(_EVALUATORS[task_kind](test, validation, train_base_rate, settings))
     notes = result.pop("notes") + result.pop("_notes", [])
     result["notes"] = notes
     return _plain(result)
@@ -766,3 +765,14 @@ def _evaluate_regression(test, train_base_rate, settings) -> dict:
         ),
         "_notes": notes,
     }
+
+
+# One scorer per evaluation kind, called as (test, validation, train_base_rate,
+# settings); regression chooses no threshold, so it has no use for validation.
+_EVALUATORS = {
+    "binary": _evaluate_binary,
+    "multiclass": _evaluate_multiclass,
+    "regression": lambda test, validation, train_base_rate, settings: (
+        _evaluate_regression(test, train_base_rate, settings)
+    ),
+}

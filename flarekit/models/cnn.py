@@ -72,24 +72,13 @@ def build_cnn(
 
 
 def build_head(task, name: str = "forecast") -> keras.layers.Layer:
-    """The output layer a task needs, in float32 even under mixed precision.
+    """The output layer a task needs: `task.head(name)` (kept for network.py files).
 
-    binary: 1 sigmoid unit (probability of a flare >= threshold);
-    multiclass: softmax over the task's classes; regression: 1 linear unit
-    (log10 flux).
+    Each task class owns its head (`flarekit.data.tasks`): binary, 1 sigmoid
+    unit; multiclass, a softmax over its classes; regression, 1 linear unit
+    (log10 flux); all in float32 even under mixed precision.
+
+    Raises:
+        ValueError: a task without a forecast head (generation).
     """
-    if task.kind == "binary":
-        return layers.Dense(1, activation="sigmoid", dtype="float32", name=name)
-    if task.kind == "multiclass":
-        return layers.Dense(
-            task.num_outputs, activation="softmax", dtype="float32", name=name
-        )
-    if task.kind == "regression":
-        # Start near the quiet level so early epochs do not chase a 9-decade offset.
-        return layers.Dense(
-            1,
-            dtype="float32",
-            bias_initializer=keras.initializers.Constant(-7.0),
-            name=name,
-        )
-    raise ValueError(f"No prediction head for task kind {task.kind!r}.")
+    return task.head(name=name)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from flarekit import experiment as fx
+from flarekit import experiments as fx
 from flarekit.data import archives, events, fits, goes, splits, tasks
 
 HERE = Path(__file__).resolve().parent

@@ -55,3 +55,48 @@ def test_bad_task_configs():
         tasks.from_config({"task": "segmentation"})
     with pytest.raises(ValueError, match="frames"):
         tasks.sequence()({"image": np.zeros((1, 2, 2, 1)), "peak_flux": [1e-9]})
+
+
+@pytest.mark.parametrize(
+    ("config", "width", "columns"),
+    [
+        ({"task": "binary", "threshold": "C1.0"}, 1, ["label", "probability"]),
+        ({"task": "sequence", "threshold": "C1.0"}, 1, ["label", "probability"]),
+        (
+            {"task": "multiclass", "classes": ("quiet", "M", "X")},
+            3,
+            ["label", "prob_quiet", "prob_M", "prob_X"],
+        ),
+        ({"task": "regression"}, 1, ["log_flux_true", "log_flux_pred"]),
+    ],
+)
+def test_each_task_owns_its_head_loss_and_prediction_columns(config, width, columns):
+    import pandas as pd
+
+    from flarekit.metrics import TASK_KINDS
+
+    task = tasks.from_config(config)
+    assert task.name == config["task"] and task.evaluation in TASK_KINDS
+    head = task.head(name="out")
+    assert head.units == width == task.num_outputs and head.name == "out"
+    assert head.dtype_policy.compute_dtype == "float32"  # even under mixed precision
+    assert task.loss() and isinstance(task.metrics(), list)
+    frame = task.prediction_columns(
+        pd.DataFrame({"split": ["test"] * 2}),
+        np.full((2, width), 0.25),
+        task.labels_from_flux([1e-9, 2e-4]),
+    )
+    assert list(frame.columns) == ["split", *columns]
+    assert "24 h" in task.label_definition(24)
+
+
+def test_sequence_reads_frames_and_generation_has_no_forecast_head():
+    sequence = tasks.from_config({"task": "sequence", "threshold": "M1.0"})
+    assert sequence.input_key == "frames" and sequence.kind == "binary"
+    generation = tasks.from_config({"task": "generation", "condition": "log_flux"})
+    assert generation.evaluation is None and generation.kind == "generation"
+    with pytest.raises(ValueError, match="'generation' has no forecast head"):
+        generation.head()
+    inputs, condition = generation(_features())
+    assert set(inputs) == {"images", "condition"}
+    np.testing.assert_allclose(condition.numpy(), np.log10(FLUX), rtol=1e-5)

@@ -4,7 +4,7 @@ Run: python network_models/active_regions/vit/network.py [--smoke]
      [--set architecture=cnn]
 """
 
-from flarekit import experiment, layers, models
+from flarekit import experiments, layers, models
 from flarekit.data import pipeline, tasks
 
 
@@ -50,4 +50,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

@@ -5,7 +5,7 @@ Sample: flarekit sample --run runs/generation/conditional_diffusion/<time> \
             --goes-class M --n 16 --sampler dpmpp --steps 20 --out samples_m
 """
 
-from flarekit import experiment, layers, models, training
+from flarekit import experiments, layers, models, training
 from flarekit.data import pipeline
 
 
@@ -42,4 +42,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

@@ -3,7 +3,7 @@
 Run: python network_models/generation/cvae/network.py [--smoke]
 """
 
-from flarekit import experiment, layers, models, training
+from flarekit import experiments, layers, models, training
 from flarekit.data import pipeline
 
 
@@ -35,4 +35,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

@@ -12,7 +12,7 @@
 # --- data ---
 dataset = "synthetic_sun/sequence"  # or "synthetic_sun/sequence_48h" (48 h horizon)
 data_dir = ""  # TFDS data folder; "" = $FLAREKIT_DATA_DIR or ~/tensorflow_datasets
-trainer = "sequence_kfold"  # hybrid k-fold runner (flarekit.sequence_experiment)
+trainer = "sequence_kfold"  # hybrid k-fold runner (flarekit.experiments.sequence_kfold)
 task = "sequence"  # binary target from the `frames` feature, labelled at the last frame
 threshold = "M1.0"  # a flare >= this class in the window is a positive
 channels = ("magnetogram", "continuum", "euv_171", "euv_94")

@@ -5,7 +5,7 @@ Run: python network_models/sequences/video_transformer/network.py [--smoke]
      [--set architecture=frame_cnn] [--set dataset=synthetic_sun/sequence_48h]
 """
 
-from flarekit import experiment, layers, models
+from flarekit import experiments, layers, models
 from flarekit.data import pipeline, tasks
 
 
@@ -54,4 +54,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

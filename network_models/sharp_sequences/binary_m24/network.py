@@ -5,7 +5,7 @@ Run: python network_models/sharp_sequences/binary_m24/network.py [--smoke]
      [--set architecture=video_swin]
 """
 
-from flarekit import experiment, layers, models
+from flarekit import experiments, layers, models
 from flarekit.data import pipeline, tasks
 
 
@@ -43,4 +43,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

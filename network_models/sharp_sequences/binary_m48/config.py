@@ -16,7 +16,7 @@
 # --- data ---
 dataset = "sharp_sequences/m48_fold0"  # needs frames + labels_48h.txt in the manual folder
 data_dir = ""  # TFDS data folder; "" = $FLAREKIT_DATA_DIR or ~/tensorflow_datasets
-trainer = "sequence_kfold"  # hybrid k-fold runner (flarekit.sequence_experiment)
+trainer = "sequence_kfold"  # hybrid k-fold runner (flarekit.experiments.sequence_kfold)
 task = "sequence"  # binary target from the `frames` feature, labelled at the last frame
 threshold = "M1.0"  # the label files' threshold; positives are stored as M1.0
 channels = ("magnetogram_jpeg",)  # JPEG brightness of the line-of-sight field

@@ -4,8 +4,9 @@ Run: python network_models/ssl/finetune_binary/network.py [--smoke] \
          [--set encoder_path=runs/ssl/simclr_pretrain/<time>/encoder.keras]
 """
 
-from flarekit import experiment, models, self_supervised
+from flarekit import experiments, models
 from flarekit.data import tasks
+from flarekit.experiments import self_supervised
 
 
 def build_network(config):
@@ -22,4 +23,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

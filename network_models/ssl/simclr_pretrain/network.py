@@ -3,7 +3,7 @@
 Run: python network_models/ssl/simclr_pretrain/network.py [--smoke]
 """
 
-from flarekit import experiment, models
+from flarekit import experiments, models
 from flarekit.data import pipeline
 
 
@@ -22,4 +22,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

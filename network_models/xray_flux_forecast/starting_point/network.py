@@ -3,7 +3,7 @@
 Run: python network_models/xray_flux_forecast/starting_point/network.py [--smoke]
 """
 
-from flarekit import experiment, layers, models
+from flarekit import experiments, layers, models
 from flarekit.data import pipeline, tasks
 
 
@@ -24,4 +24,4 @@ def build_network(config):
 
 
 if __name__ == "__main__":
-    experiment.main(__file__)
+    experiments.main(__file__)

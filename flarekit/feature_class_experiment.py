@@ -1,3 +1,0 @@
-"""Moved to `flarekit.experiments.feature_class`."""
-
-from flarekit.experiments.feature_class import *  # noqa: F403
