@@ -24,6 +24,7 @@ Example:
 from flarekit.experiments.checkpoints import (
     STATE_FILE,
     RunCheckpoint,
+    load_run_model,
     load_saved_model,
     restore_seed_states,
     resume_point,
@@ -70,6 +71,7 @@ __all__ = [
     "choose_policy",
     "STATE_FILE",
     "RunCheckpoint",
+    "load_run_model",
     "load_saved_model",
     "restore_seed_states",
     "resume_point",

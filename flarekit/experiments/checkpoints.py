@@ -151,3 +151,18 @@ def restore_seed_states(model, states) -> None:
         )
     for key, variable in zip(keys, variables):
         variable.assign(np.asarray(states[key], dtype=variable.dtype))
+
+
+def load_run_model(run_dir, compile: bool = False):
+    """The best checkpoint of a finished run folder, for inference (predict,
+    serve, saliency): `load_saved_model` of `checkpoints/best.keras`.
+
+    Raises:
+        FileNotFoundError: no best.keras (an unfinished run, or not a run folder).
+    """
+    path = Path(run_dir) / "checkpoints" / "best.keras"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No model at {path}: is {run_dir} a finished flarekit run folder?"
+        )
+    return load_saved_model(path, compile=compile)

@@ -458,7 +458,6 @@ class Experiment:
 
     def callbacks(self, state: dict, run_dir: Path | None = None) -> list:
         """Atomic per-epoch checkpoints and TensorBoard logs, in `run_dir`."""
-        import keras
 
         run_dir = Path(run_dir or self.run_dir)
         return [

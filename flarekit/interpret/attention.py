@@ -29,11 +29,9 @@ References:
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
-from flarekit.io import save_figure
 
 
 def _blocks(model, layer_class, kind: str) -> list:

@@ -770,22 +770,10 @@ def plot_saliency(
 
 
 def load_run_model(run_dir):
-    """The best checkpoint of a run folder, with flarekit's custom layers registered.
+    """The best checkpoint of a finished run folder (`experiments.load_run_model`)."""
+    from flarekit.experiments import load_run_model as load
 
-    Raises:
-        FileNotFoundError: no checkpoints/best.keras (an unfinished run).
-    """
-    import keras
-
-    import flarekit.layers
-    import flarekit.models  # noqa: F401  (registers ViT / video layers)
-
-    path = Path(run_dir) / "checkpoints" / "best.keras"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No model at {path}: is {run_dir} a finished flarekit run folder?"
-        )
-    return keras.models.load_model(path, compile=False)
+    return load(run_dir)
 
 
 def read_run_samples(config: dict, split: str, limit: int):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from flarekit import cli
-from flarekit.predict import (
+from flarekit.serving.predict import (
     Forecaster,
     InputError,
     LoadedImage,

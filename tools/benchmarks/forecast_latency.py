@@ -4,7 +4,7 @@
   dataset, in a subprocess; per-file seconds from its CSV (reading, preparing
   and the model call; the first includes the model's warm-up), and the
   command's wall time (Python, TensorFlow and model loading included).
-- Page: `flarekit.serve` on 127.0.0.1, the same N files POSTed as the page's
+- Page: `flarekit.serving.serve` on 127.0.0.1, the same N files POSTed as the page's
   JavaScript does; the server's forecast and saliency times and the round
   trip. With --chromium, also the round trip measured inside headless
   Chromium (Debian's, driven by playwright).
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from flarekit.interpret import read_run_samples
-from flarekit.serve import start_server
+from flarekit.serving.serve import start_server
 
 
 def write_patches(run_dir: Path, folder: Path, n: int) -> list:

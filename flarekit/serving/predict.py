@@ -925,7 +925,7 @@ class Forecaster:
             FileNotFoundError: a missing file, naming it.
         """
         from flarekit.data import tasks
-        from flarekit.interpret import load_run_model
+        from flarekit.experiments import load_run_model
         from flarekit.layers import DiskMask
 
         run_dir = Path(run_dir).resolve()

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from flarekit import cli
-from flarekit.predict import Forecaster, load_image
+from flarekit.serving.predict import Forecaster, load_image
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 STARTER = REPOSITORY / "network_models" / "xray_flux_forecast" / "starting_point"
 CHROMIUM = os.environ.get("FLAREKIT_CHROMIUM") or shutil.which("chromium")
 CHANNEL_MAP = "magnetogram=0,continuum=mean,euv_171=mean,euv_94=mean"
@@ -172,7 +172,7 @@ def test_page_forecasts_uploads_and_survives_bad_ones(
     chromium, smoke_run, test_patches, tmp_path
 ):
     sync_playwright = chromium
-    from flarekit.serve import start_server
+    from flarekit.serving.serve import start_server
 
     forecaster = Forecaster.load(smoke_run)
     server, _ = start_server(

@@ -13,7 +13,7 @@ Everything a file can get wrong (not an image, a shape or channel count the
 model cannot take, a declared size beyond the limits, mostly missing pixels)
 is answered with HTTP 400 / 413 and a message the page shows; the request
 thread ends and the server keeps serving. Sizes a file declares are checked
-before it is decoded (`flarekit.predict.load_image`), so a decompression bomb
+before it is decoded (`flarekit.serving.predict.load_image`), so a decompression bomb
 costs a header read. The model is called under a lock, so concurrent uploads
 are safe.
 
@@ -192,10 +192,10 @@ class ForecastService:
     """The state behind the page: the forecaster, its card, the limits.
 
     Args:
-        forecaster: a `flarekit.predict.Forecaster`.
+        forecaster: a `flarekit.serving.predict.Forecaster`.
         max_upload_bytes: largest upload accepted.
         max_nonfinite_fraction: largest fraction of NaN / infinite pixels on
-            the disk that is forecast from (`flarekit.predict`).
+            the disk that is forecast from (`flarekit.serving.predict`).
     """
 
     def __init__(
@@ -205,7 +205,7 @@ class ForecastService:
         max_nonfinite_fraction: float | None = None,
     ):
         from flarekit import interpret
-        from flarekit.predict import DEFAULT_MAX_NONFINITE_FRACTION
+        from flarekit.serving.predict import DEFAULT_MAX_NONFINITE_FRACTION
 
         self.forecaster = forecaster
         self.max_upload_bytes = int(max_upload_bytes)
@@ -688,7 +688,7 @@ def start_server(
     Returns:
         (server, thread); stop with `server.shutdown(); server.server_close()`.
     """
-    from flarekit.predict import Forecaster
+    from flarekit.serving.predict import Forecaster
 
     forecaster = forecaster or Forecaster.load(run_dir)
     service = ForecastService(forecaster, max_upload_bytes, max_nonfinite_fraction)

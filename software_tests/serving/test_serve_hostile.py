@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from flarekit.predict import Forecaster
-from flarekit.serve import parse_multipart, start_server
+from flarekit.serving.predict import Forecaster
+from flarekit.serving.serve import parse_multipart, start_server
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location(
     "bad_input_corpus_serving", HERE / "bad_input" / "corpus_serving.py"
 )
