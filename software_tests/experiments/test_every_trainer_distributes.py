@@ -2,7 +2,9 @@
 
 The runner makes the strategy before any dataset and builds every model in its
 scope; before the redesign, SimCLR and fine-tune runs accepted
-`strategy=mirrored` and silently trained on one device. One subprocess (two
+`strategy=mirrored` and silently trained on one device. SimCLR pretraining now
+refuses a replicated strategy with a config error (its NT-Xent negatives would
+come from each replica's share of the batch only). One subprocess (two
 logical CPUs must be configured before TensorFlow starts) runs each trainer's
 starter on its smoke settings for one epoch and reports the replicas each
 model's train step ran on.
@@ -21,7 +23,6 @@ STARTERS = {
     "supervised": "xray_flux_forecast/starting_point",
     "feature_class": "active_regions/vit",
     "sequence_kfold": "sequences/video_transformer",
-    "simclr": "ssl/simclr_pretrain",
     "finetune": "ssl/finetune_binary",
     "diffusion": "generation/conditional_diffusion",
     "cvae": "generation/cvae",
@@ -29,7 +30,6 @@ STARTERS = {
 # The least work that still trains: one epoch; no figures that need many samples.
 OVERRIDES = {
     "sequence_kfold": {"n_folds": 2},
-    "simclr": {"tsne_examples": 0},
     "diffusion": {"samples_per_class": 1, "sample_steps": 2},
     "cvae": {"samples_per_class": 1},
 }
@@ -77,3 +77,12 @@ def test_every_trainer_trains_on_both_replicas(tmp_path, tfds_dir):
         assert result["config_trainer"] == result["trainer"]
         assert result["strategy"] == "mirrored"
         assert result["replicas"] and set(result["replicas"]) == {2}, result
+
+
+def test_simclr_refuses_a_replicated_strategy_before_any_run_folder(tmp_path):
+    from flarekit import experiments
+
+    folder = experiments.find_experiment("ssl/simclr_pretrain")
+    config = experiments.load_config(folder, smoke=True, overrides={"strategy": "mirrored"})
+    with pytest.raises(experiments.ConfigError, match="'strategy' is 'mirrored'"):
+        experiments.trainer_class("simclr").check_config(config)

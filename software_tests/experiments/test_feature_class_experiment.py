@@ -9,7 +9,7 @@ import pytest
 
 from flarekit import experiments as fx
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 STARTER = REPOSITORY / "network_models" / "active_regions" / "vit"
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 STARTER = REPOSITORY / "network_models" / "xray_flux_forecast" / "starting_point"
 # Largest differences allowed between a distributed run and one device: in
 # per-epoch losses (history.csv) and test/validation probabilities, and in AUCs

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 STARTER = REPOSITORY / "network_models" / "xray_flux_forecast" / "starting_point"
 STEPS_PER_EPOCH = 7  # 211 training examples of active_region_smoke, batch 32
 

@@ -11,7 +11,7 @@ import pytest
 from flarekit import experiments as fx
 from flarekit.data.splits import EvaluationSetError
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 STARTER = REPOSITORY / "network_models" / "sequences" / "video_transformer"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from flarekit import experiments as fx
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 STARTER = REPOSITORY / "network_models" / "xray_flux_forecast" / "starting_point"
 
 
