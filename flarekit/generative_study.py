@@ -72,7 +72,8 @@ def load_arrays(
     on one grid and in one unit.
 
     Returns:
-        {"images": [n, h, w, c] float32, "goes_class": [n] int, "peak_flux": [n]}.
+        {"images": [n, h, w, c] float32, "goes_class": [n] int, "peak_flux": [n],
+        "channel_declarations": the dataset's declaration of each channel}.
     """
     from flarekit.data import pipeline, tasks
     from flarekit.layers.generative import bin_pixels
@@ -101,6 +102,7 @@ def load_arrays(
         "images": np.concatenate(images),
         "goes_class": np.concatenate(classes).astype(np.int64),
         "peak_flux": np.concatenate(flux).astype(np.float64),
+        "channel_declarations": pipeline.channel_declarations(builder, channels),
     }
 
 
@@ -146,6 +148,7 @@ def train_classifier(
     images,
     labels,
     channels,
+    declarations,
     class_names=LADDER,
     seed: int = 0,
     epochs: int = 3,
@@ -162,6 +165,8 @@ def train_classifier(
     Args:
         images, labels: training images (physical units) and ladder indices.
         channels: channel names (for the preprocessing layers).
+        declarations: the dataset's declaration of each channel (unit, kind,
+            floor), e.g. `load_arrays(...)["channel_declarations"]`.
         class_weight: "none", or "balanced" (each class weighted by
             n / (K n_k), so rare classes count as much as common ones).
         normalization_images: images whose statistics normalise the input
@@ -175,7 +180,7 @@ def train_classifier(
     from flarekit import layers, models
 
     keras.utils.set_random_seed(int(seed))
-    preprocessing = layers.preprocessing_for(channels)
+    preprocessing = layers.preprocessing_for(channels, declarations)
     classifier = models.build_cnn(
         images.shape[1:],
         filters=filters,
@@ -618,6 +623,7 @@ def rebalancing_experiment(
                     images,
                     labels,
                     channels,
+                    train["channel_declarations"],
                     seed=seed,
                     class_weight=weighting,
                     normalization_images=train["images"],
@@ -825,7 +831,7 @@ def train_generators(
     Returns:
         (diffusion run folder, cvae run folder, wall seconds of each).
     """
-    from flarekit.experiment import find_experiment, run_experiment
+    from flarekit.experiments import find_experiment, run_experiment
 
     timings = {}
     runs = []
@@ -852,7 +858,7 @@ def train_generators(
 def study_folder(name: str) -> Path:
     """`<runs root>/generative_study/<name>`: under FLAREKIT_RUNS_DIR when set,
     else the project's runs/ (as every run folder)."""
-    from flarekit.experiment import find_experiment, load_config, runs_root
+    from flarekit.experiments import find_experiment, load_config, runs_root
 
     folder = find_experiment(DIFFUSION_EXPERIMENT)
     return runs_root(load_config(folder), folder) / "generative_study" / name
@@ -876,7 +882,7 @@ def latest_run(
     import json
 
     if base is None:
-        from flarekit.experiment import (
+        from flarekit.experiments import (
             experiment_name,
             find_experiment,
             load_config,
@@ -947,7 +953,7 @@ def run_study(
     """
     import json
 
-    from flarekit.generation_experiment import (
+    from flarekit.experiments.generation import (
         load_generator,
         plot_contact_sheet,
         save_figure,
@@ -983,6 +989,7 @@ def run_study(
         train["images"],
         ladder_index(train["goes_class"]),
         channels,
+        train["channel_declarations"],
         seed=seeds[0],
         class_weight="balanced",
         **options,

@@ -9,6 +9,7 @@ import pytest
 
 from flarekit import generative_study as gs
 from flarekit import models
+from flarekit.data import synthetic
 from flarekit.metrics.generative import frechet_distance
 
 CHANNELS = ("magnetogram", "euv_94")
@@ -54,7 +55,9 @@ def test_find_simclr_encoder_takes_the_newest_run_with_same_dataset_and_channels
 
 @pytest.fixture(scope="module")
 def encoder_file(tmp_path_factory):
-    encoder = models.build_encoder(CHANNELS, image_size=16, filters=(4, 8))
+    encoder = models.build_encoder(
+        CHANNELS, synthetic.channel_declarations(CHANNELS), image_size=16, filters=(4, 8)
+    )
     path = tmp_path_factory.mktemp("simclr") / "encoder.keras"
     encoder.save(path)
     return path
@@ -76,7 +79,13 @@ def test_scorer_gives_each_extra_extractor_its_own_fid_and_floor(encoder_file):
     images = rng.lognormal(0.0, 1.0, size=(96, 16, 16, 2)).astype("float32")
     labels = rng.integers(0, 4, 96)
     classifier = gs.train_classifier(
-        images, labels, CHANNELS, epochs=1, filters=(4,), dense_units=6
+        images,
+        labels,
+        CHANNELS,
+        synthetic.channel_declarations(CHANNELS),
+        epochs=1,
+        filters=(4,),
+        dense_units=6,
     )
     name, encoder = gs.load_simclr_extractor(encoder_file, CHANNELS)
     reference, floor, generated = images[:48], images[48:72], images[72:] * 3.0

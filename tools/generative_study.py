@@ -17,7 +17,7 @@ import argparse
 import time
 
 from flarekit import generative_study
-from flarekit.experiment import parse_override
+from flarekit.experiments import parse_override
 
 
 def main(argv=None):

@@ -8,18 +8,25 @@ Example:
     >>> from flarekit import diffusion
     >>> sampler = diffusion.get_sampler("dpmpp", diffusion.CosineSchedule(), "velocity")
     >>> images = diffusion.sample_loop(predict, sampler, noise, sampler.timesteps(20))
+
+The built-in samplers register themselves when their modules are imported
+here; a new sampler is one more file with `@register_sampler` (and one
+import line below, or an import by whoever uses it).
 """
 
 from flarekit.diffusion.ddim import DDIMSampler
 from flarekit.diffusion.ddpm import DDPMSampler
 from flarekit.diffusion.dpm_solver import DPMSolverMultistepSampler
+from flarekit.diffusion.dpm_solver_sde import DPMSolverSDESampler
 from flarekit.diffusion.guidance import classifier_free_guidance, guide
 from flarekit.diffusion.loop import sample_loop
 from flarekit.diffusion.samplers import (
     PREDICTION_TYPES,
-    SAMPLER_NAMES,
     Sampler,
     get_sampler,
+    register_sampler,
+    sampler_names,
+    sampler_options,
 )
 from flarekit.diffusion.schedules import (
     CosineSchedule,
@@ -29,14 +36,15 @@ from flarekit.diffusion.schedules import (
     schedule_config,
     schedule_from_config,
 )
+from flarekit.diffusion.spacings import spacing_names
 
 __all__ = [
     "PREDICTION_TYPES",
-    "SAMPLER_NAMES",
     "CosineSchedule",
     "DDIMSampler",
     "DDPMSampler",
     "DPMSolverMultistepSampler",
+    "DPMSolverSDESampler",
     "LinearSchedule",
     "NoiseSchedule",
     "Sampler",
@@ -44,7 +52,11 @@ __all__ = [
     "get_sampler",
     "get_schedule",
     "guide",
+    "register_sampler",
     "sample_loop",
+    "sampler_names",
+    "sampler_options",
     "schedule_config",
     "schedule_from_config",
+    "spacing_names",
 ]

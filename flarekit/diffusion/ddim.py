@@ -23,14 +23,15 @@ from __future__ import annotations
 
 from keras import ops
 
-from flarekit.diffusion.samplers import Sampler, _needs_noise
+from flarekit.diffusion.samplers import Sampler, _needs_noise, register_sampler
 
 
+@register_sampler
 class DDIMSampler(Sampler):
     """DDIM with stochasticity `eta` in [0, 1].
 
     Args:
-        schedule, prediction_type, clip_image: as `Sampler`.
+        schedule, prediction_type, clip_image, spacing: as `Sampler`.
         eta: 0 for deterministic sampling; 1 reproduces DDPM.
 
     Raises:
@@ -48,9 +49,10 @@ class DDIMSampler(Sampler):
         schedule="cosine",
         prediction_type: str = "noise",
         clip_image: float | None = None,
+        spacing: str | None = None,
         eta: float = 0.0,
     ):
-        super().__init__(schedule, prediction_type, clip_image)
+        super().__init__(schedule, prediction_type, clip_image, spacing)
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"DDIM eta must be in [0, 1], got {eta!r}.")
         self.eta = float(eta)

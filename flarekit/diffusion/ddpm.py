@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from keras import ops
 
-from flarekit.diffusion.samplers import Sampler, _needs_noise
+from flarekit.diffusion.samplers import Sampler, _needs_noise, register_sampler
 
 
+@register_sampler
 class DDPMSampler(Sampler):
     """Ancestral (stochastic) sampling; meant for many small steps (e.g. 1000).
 

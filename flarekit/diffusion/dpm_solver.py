@@ -32,13 +32,14 @@ from __future__ import annotations
 
 from keras import ops
 
-from flarekit.diffusion.samplers import Sampler
+from flarekit.diffusion.samplers import Sampler, register_sampler
 
 # Floor for noise rates inside log(): only reached at the final step, where
 # the second-order branch is not used; it keeps that unused branch finite.
 _TINY = 1e-12
 
 
+@register_sampler
 class DPMSolverMultistepSampler(Sampler):
     """DPM-Solver++(2M), deterministic; good images in 10-20 steps.
 
@@ -49,6 +50,10 @@ class DPMSolverMultistepSampler(Sampler):
     """
 
     name = "dpmpp"
+    # Uniform steps in lambda, the grid of Lu et al.: on the exact oracle the
+    # uniform-in-t grid's last jump from t = 1/N erases half the fine-scale
+    # variance at 20 steps (docs/results/diffusion/oracle.md).
+    default_spacing = "log_snr"
 
     def initial_state(self, x):
         return (ops.zeros_like(x), ops.zeros((), "float32"), ops.zeros((), "float32"))

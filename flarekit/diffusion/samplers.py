@@ -1,10 +1,17 @@
 """The interface every sampler shares, and the registry of samplers by name.
 
+Adding a sampler is one file: a `Sampler` subclass with a `name`, decorated
+with `register_sampler` (see `ddim.py`); `get_sampler`, `sampler_names`, the
+command line and `DiffusionModel.generate` read the registry. This module
+imports no sampler, so sampler files import it without a circle; the package
+`flarekit.diffusion` imports the built-in ones, which registers them.
+
 A sampler turns a network's prediction at diffusion time t into the noisy
 image at an earlier time t_next. Samplers are swapped by name (as diffusers'
 schedulers are): each has
 
-    timesteps(num_steps)            -> the times 1 = t_0 > t_1 > ... > t_N = 0
+    timesteps(num_steps)            -> the times 1 = t_0 > t_1 > ... > t_N = 0,
+                                       laid out by the sampler's `spacing`
     add_noise(images, noise, t)     -> x_t, for training
     training_target(images, noise, t) -> what the network learns to predict
     initial_state(x)                -> the tensors a multistep sampler carries
@@ -29,12 +36,17 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from keras import ops
 
+from flarekit.diffusion import spacings
 from flarekit.diffusion.schedules import NoiseSchedule, get_schedule
 
 PREDICTION_TYPES = ("noise", "image", "velocity")
+
+_SAMPLERS = {}
 
 
 class Sampler:
@@ -46,20 +58,27 @@ class Sampler:
         clip_image: if set, image estimates are clipped to [-clip_image,
             clip_image] before each step (data normalised to unit scale lies
             well inside +-5); None leaves them as predicted.
+        spacing: the timestep grid `timesteps` returns: "uniform" (in t),
+            "log_snr" or "karras" (`flarekit.diffusion.spacings`); None for
+            the sampler's `default_spacing`.
 
     Raises:
-        ValueError: an unknown prediction type or a non-positive clip.
+        ValueError: an unknown prediction type or spacing, or a non-positive
+            clip.
     """
 
     name = "base"
     # True when `step` uses its `noise` argument (the loop then draws noise).
     stochastic = False
+    # The timestep grid when none is asked for (see flarekit.diffusion.spacings).
+    default_spacing = "uniform"
 
     def __init__(
         self,
         schedule="cosine",
         prediction_type: str = "noise",
         clip_image: float | None = None,
+        spacing: str | None = None,
     ):
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(
@@ -71,18 +90,16 @@ class Sampler:
         self.schedule: NoiseSchedule = get_schedule(schedule)
         self.prediction_type = prediction_type
         self.clip_image = None if clip_image is None else float(clip_image)
+        self.spacing = spacings.check_spacing(spacing or self.default_spacing)
 
     # ---- time grid ---------------------------------------------------------
     def timesteps(self, num_steps: int) -> np.ndarray:
-        """`num_steps + 1` times, uniform from 1 down to 0 (float32).
+        """`num_steps + 1` times from 1 down to 0 (float32), by `self.spacing`.
 
         Raises:
             ValueError: num_steps < 1.
         """
-        num_steps = int(num_steps)
-        if num_steps < 1:
-            raise ValueError(f"num_steps must be >= 1, got {num_steps!r}.")
-        return np.linspace(1.0, 0.0, num_steps + 1, dtype="float32")
+        return spacings.timesteps(self.schedule, num_steps, self.spacing)
 
     # ---- rates and conversions ---------------------------------------------
     def rates(self, diffusion_times, ndim: int = 4):
@@ -163,6 +180,7 @@ class Sampler:
             "name": self.name,
             "prediction_type": self.prediction_type,
             "clip_image": self.clip_image,
+            "spacing": self.spacing,
         }
 
     def __repr__(self) -> str:
@@ -179,29 +197,82 @@ def _needs_noise(sampler: Sampler, noise):
     return noise
 
 
+def register_sampler(cls):
+    """Class decorator: register a `Sampler` subclass under its `name`.
+
+    Raises:
+        TypeError: not a `Sampler` subclass.
+        ValueError: a name already taken by another class.
+
+    Example:
+        >>> @register_sampler
+        ... class EulerSampler(Sampler):
+        ...     name = "euler"
+        ...     def step(self, prediction, t, t_next, x_t, state=(), noise=None):
+        ...         ...
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Sampler)):
+        raise TypeError(f"register_sampler needs a Sampler subclass, got {cls!r}.")
+    known = _SAMPLERS.get(cls.name)
+    if known is not None and known.__qualname__ != cls.__qualname__:
+        raise ValueError(
+            f"Sampler name {cls.name!r} is taken by {known.__module__}."
+            f"{known.__qualname__}; {cls.__module__}.{cls.__qualname__} needs "
+            "another `name`."
+        )
+    # Re-registering the same class (a module imported twice) replaces it.
+    _SAMPLERS[cls.name] = cls
+    return cls
+
+
+def sampler_names() -> tuple:
+    """The registered sampler names, sorted (e.g. for command-line choices)."""
+    return tuple(sorted(_SAMPLERS))
+
+
+def sampler_options(name: str) -> tuple:
+    """The keyword arguments sampler `name` takes beyond the `Sampler` ones."""
+    cls = _sampler_class(name)
+    shared = set(inspect.signature(Sampler.__init__).parameters)
+    return tuple(
+        parameter
+        for parameter in inspect.signature(cls.__init__).parameters
+        if parameter not in shared and parameter not in ("args", "kwargs")
+    )
+
+
+def _sampler_class(name: str):
+    if name not in _SAMPLERS:
+        raise ValueError(f"Unknown sampler {name!r}; known: {list(sampler_names())}.")
+    return _SAMPLERS[name]
+
+
 def get_sampler(
     name: str, schedule="cosine", prediction_type: str = "noise", **kwargs
 ) -> Sampler:
-    """A sampler by name: "ddpm", "ddim" (kwarg `eta`) or "dpmpp".
+    """A registered sampler by name, e.g. "ddpm", "ddim" (option `eta`), "dpmpp",
+    "dpmpp_sde" (option `eta`).
+
+    Args:
+        name: a registered name (`sampler_names()`).
+        schedule: a `NoiseSchedule` or its name.
+        prediction_type: "noise", "image" or "velocity".
+        **kwargs: `clip_image`, `spacing`, and the sampler's own options.
 
     Raises:
-        ValueError: an unknown name, listing the known ones.
+        ValueError: an unknown name (listing the known ones), or an option the
+            sampler does not take (listing the ones it does).
 
     Example:
-        >>> sampler = get_sampler("ddim", "cosine", "velocity", eta=0.0)
+        >>> sampler = get_sampler("ddim", "cosine", "velocity", eta=0.0,
+        ...                       spacing="log_snr")
     """
-    from flarekit.diffusion.ddim import DDIMSampler
-    from flarekit.diffusion.ddpm import DDPMSampler
-    from flarekit.diffusion.dpm_solver import DPMSolverMultistepSampler
-
-    samplers = {
-        "ddpm": DDPMSampler,
-        "ddim": DDIMSampler,
-        "dpmpp": DPMSolverMultistepSampler,
-    }
-    if name not in samplers:
-        raise ValueError(f"Unknown sampler {name!r}; known: {sorted(samplers)}.")
-    return samplers[name](schedule, prediction_type=prediction_type, **kwargs)
-
-
-SAMPLER_NAMES = ("ddpm", "ddim", "dpmpp")
+    cls = _sampler_class(name)
+    allowed = {"clip_image", "spacing", *sampler_options(name)}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ValueError(
+            f"Sampler {name!r} takes no option(s) {unknown}; it takes "
+            f"{sorted(allowed)}."
+        )
+    return cls(schedule, prediction_type=prediction_type, **kwargs)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from keras import ops
 
 
@@ -47,6 +48,37 @@ class NoiseSchedule:
         """lambda_t = log(alpha_t / sigma_t), the time variable of DPM-Solver."""
         signal_rates, noise_rates = self(diffusion_times)
         return ops.log(signal_rates) - ops.log(noise_rates)
+
+    def diffusion_time(self, log_signal_to_noise):
+        """The time t at which lambda_t equals `log_signal_to_noise` (numpy float64).
+
+        The inverse of `log_signal_to_noise`, used to lay timestep grids out
+        in log-SNR (`flarekit.diffusion.spacings`) outside any compiled graph.
+        This fallback inverts the schedule numerically on a dense grid;
+        schedules with a closed form override it.
+
+        Args:
+            log_signal_to_noise: array of lambda values.
+
+        Returns:
+            float64 array of times in [0, 1] (clipped at the schedule's ends).
+
+        Raises:
+            ValueError: the schedule's log-SNR does not decrease with t.
+        """
+        grid = np.linspace(0.0, 1.0, 4097)
+        values = np.asarray(
+            ops.convert_to_numpy(self.log_signal_to_noise(grid)), "float64"
+        )
+        finite = np.isfinite(values)
+        grid, values = grid[finite], values[finite]
+        if np.any(np.diff(values) >= 0):
+            raise ValueError(
+                f"{type(self).__name__}: log-SNR must decrease with t to be "
+                "inverted; it does not on [0, 1]."
+            )
+        targets = np.asarray(log_signal_to_noise, "float64")
+        return np.interp(targets, values[::-1], grid[::-1])
 
     def get_config(self) -> dict:
         return {}
@@ -99,6 +131,19 @@ class LinearSchedule(NoiseSchedule):
         noise_rates = ops.sqrt(-ops.expm1(log_alpha_bar))
         return signal_rates, noise_rates
 
+    def diffusion_time(self, log_signal_to_noise):
+        # alpha_bar = sigmoid(2 lambda), so -log alpha_bar = softplus(-2 lambda)
+        # = beta_min t + (beta_max - beta_min) t**2 / 2: a quadratic in t.
+        minus_log_alpha_bar = np.logaddexp(
+            0.0, -2.0 * np.asarray(log_signal_to_noise, "float64")
+        )
+        slope = self.beta_max - self.beta_min
+        times = (
+            -self.beta_min
+            + np.sqrt(self.beta_min**2 + 2.0 * slope * minus_log_alpha_bar)
+        ) / slope
+        return np.clip(times, 0.0, 1.0)
+
     def get_config(self) -> dict:
         return {"beta_min": self.beta_min, "beta_max": self.beta_max}
 
@@ -141,6 +186,13 @@ class CosineSchedule(NoiseSchedule):
         end_angle = math.acos(self.min_signal_rate)
         angles = start_angle + diffusion_times * (end_angle - start_angle)
         return ops.cos(angles), ops.sin(angles)
+
+    def diffusion_time(self, log_signal_to_noise):
+        # tan(angle) = sigma / alpha = exp(-lambda), and the angle is linear in t.
+        start_angle = math.acos(self.max_signal_rate)
+        end_angle = math.acos(self.min_signal_rate)
+        angles = np.arctan(np.exp(-np.asarray(log_signal_to_noise, "float64")))
+        return np.clip((angles - start_angle) / (end_angle - start_angle), 0.0, 1.0)
 
     def get_config(self) -> dict:
         return {

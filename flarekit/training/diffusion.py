@@ -14,8 +14,10 @@ batches (Ho et al. 2020 sample from EMA weights too).
 
 Sampling (`generate`) runs `flarekit.diffusion.sample_loop` compiled once
 per sampler configuration (`tf.function` on the TensorFlow backend,
-`jax.jit` on JAX), with the timesteps as a tensor argument, so changing the
-number of steps does not recompile.
+`jax.jit` on JAX), with the timesteps and the noise seed as tensor
+arguments, so changing the number of steps, the spacing or the seed does not
+recompile. Samplers are looked up by name in `flarekit.diffusion`'s
+registry: a newly registered sampler is usable here without any edit.
 
 `train_step` uses `tf.GradientTape`, as the keras-io example does: training
 runs on the TensorFlow backend. Everything else (network, schedules,
@@ -134,6 +136,9 @@ class DiffusionModel(keras.Model):
         )
 
         self.noise_seed_generator = keras.random.SeedGenerator(self.seed)
+        # Sampling draws its noise statelessly from `generate`'s seed; this
+        # generator is unused but kept, because its state is part of the
+        # variables of every saved DiffusionModel.
         self.sampling_seed_generator = keras.random.SeedGenerator(self.seed + 1)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.image_loss_tracker = keras.metrics.Mean(name="image_loss")
@@ -292,12 +297,17 @@ class DiffusionModel(keras.Model):
         )
 
     def _compiled_loop(self, sampler, guided: bool):
-        """The sampling loop for this sampler, compiled on first use and cached."""
-        key = (repr(sampler), guided)
+        """The sampling loop for this sampler, compiled on first use and cached.
+
+        The cache key leaves out the timestep spacing: the times are a tensor
+        argument, so one compiled loop serves every spacing and step count.
+        """
+        config = {k: v for k, v in sampler.get_config().items() if k != "spacing"}
+        key = (type(sampler).__qualname__, repr(config), repr(sampler.schedule), guided)
         if key in self._samplers:
             return self._samplers[key]
 
-        def loop(initial_noise, condition, timesteps, guidance_scale):
+        def loop(initial_noise, condition, timesteps, guidance_scale, noise_seed):
             return diffusion.sample_loop(
                 self._predict,
                 sampler,
@@ -306,7 +316,7 @@ class DiffusionModel(keras.Model):
                 condition=condition,
                 null_condition=self.null_condition(ops.shape(condition)[0]),
                 guidance_scale=guidance_scale if guided else None,
-                seed_generator=self.sampling_seed_generator,
+                noise_seed=noise_seed,
             )
 
         backend = keras.backend.backend()
@@ -314,6 +324,9 @@ class DiffusionModel(keras.Model):
             import tensorflow as tf
 
             condition_dtype = tf.int32 if self.condition == "goes_class" else tf.float32
+            # The concrete function is called directly: a tf.function call
+            # first looks its trace up in a cache keyed on the inputs and on
+            # every captured weight, milliseconds per call for a UNet.
             compiled = tf.function(
                 loop,
                 input_signature=[
@@ -321,12 +334,13 @@ class DiffusionModel(keras.Model):
                     tf.TensorSpec((None,), condition_dtype),
                     tf.TensorSpec((None,), tf.float32),
                     tf.TensorSpec((), tf.float32),
+                    tf.TensorSpec((2,), tf.int32),
                 ],
                 # The loop is already a graph op (fori_loop) with only static
                 # Python branches; without autograph, tracing does not read
                 # (possibly edited) source files and is faster.
                 autograph=False,
-            )
+            ).get_concrete_function()
         elif backend == "jax":
             import jax
 
@@ -343,30 +357,42 @@ class DiffusionModel(keras.Model):
         num_steps: int = 20,
         guidance_scale: float = 1.0,
         seed: int = 0,
-        eta: float = 0.0,
+        eta: float | None = None,
         clip_image: float | None = None,
         physical: bool = True,
         batch_size: int | None = None,
+        spacing: str | None = None,
+        sampler_options: dict | None = None,
+        progress: bool | None = None,
     ):
         """Generate one image per condition with the EMA network.
 
         Args:
             condition: [n] GOES class indices (or log10 fluxes); the null
                 condition gives unconditional samples.
-            sampler: "ddpm", "ddim" or "dpmpp".
+            sampler: a registered sampler name (`diffusion.sampler_names()`:
+                "ddpm", "ddim", "dpmpp", "dpmpp_sde", ...).
             num_steps: network evaluations per image (twice that with guidance).
             guidance_scale: classifier-free guidance w (1 = conditional model).
             seed: seed of the initial noise and of stochastic samplers.
-            eta: DDIM's stochasticity (ddim only).
+            eta: stochasticity of samplers that take it ("ddim", "dpmpp_sde");
+                None keeps the sampler's default.
             clip_image: clip image estimates to +-clip_image at each step.
             physical: return physical units (else the network's normalised scale).
             batch_size: generate in chunks of this many images (None: all at once).
+            spacing: timestep spacing: "uniform" (in t), "log_snr" or
+                "karras"; None for the sampler's default ("log_snr" for
+                "dpmpp" and "dpmpp_sde", "uniform" for "ddpm" and "ddim").
+            sampler_options: further keyword options of the sampler.
+            progress: show a progress bar over chunks (None: when there is
+                more than one chunk and at least 1000 steps in all).
 
         Returns:
             numpy array [n, height, width, channels].
 
         Raises:
-            ValueError: an unknown sampler, num_steps < 1, or an empty condition.
+            ValueError: an unknown sampler, spacing or sampler option,
+                num_steps < 1, or an empty condition.
 
         Example:
             >>> m_flares = model.generate(np.full(16, 4), sampler="dpmpp", num_steps=20)
@@ -376,39 +402,57 @@ class DiffusionModel(keras.Model):
             raise ValueError(
                 f"condition must be a non-empty 1-D array, got shape {condition.shape}."
             )
-        options = {"eta": eta} if sampler == "ddim" else {}
+        options = dict(sampler_options or {})
+        if eta is not None:
+            options["eta"] = eta
         sampler_object = diffusion.get_sampler(
             sampler,
             self.schedule,
             self.prediction_type,
             clip_image=clip_image,
+            spacing=spacing,
             **options,
         )
-        timesteps = sampler_object.timesteps(num_steps)
+        timesteps = ops.convert_to_tensor(sampler_object.timesteps(num_steps))
         guided = float(guidance_scale) != 1.0
         loop = self._compiled_loop(sampler_object, guided)
         dtype = "int32" if self.condition == "goes_class" else "float32"
-        self.sampling_seed_generator.state.assign(
-            ops.convert_to_tensor(
-                [int(seed), 0], self.sampling_seed_generator.state.dtype
-            )
-        )
+        # An int seed draws statelessly with the pair (seed, 0), as a fresh
+        # SeedGenerator(seed) would, without creating a variable per call;
+        # the loop's per-step noise uses the pairs (seed, 1), (seed, 2), ...
         initial_noise = keras.random.normal(
-            (condition.size, *self.image_shape),
-            seed=keras.random.SeedGenerator(int(seed)),
+            (condition.size, *self.image_shape), seed=int(seed)
         )
+        noise_seed = ops.convert_to_tensor([int(seed), 0], "int32")
+        scale = ops.convert_to_tensor(float(guidance_scale), "float32")
         chunk = batch_size or condition.size
+        starts = range(0, condition.size, chunk)
+        if progress is None:
+            progress = len(starts) > 1 and len(starts) * int(num_steps) >= 1000
+        # Progress per chunk, outside the compiled loop, so it costs nothing
+        # per step.
+        bar = None
+        if progress:
+            bar = keras.utils.Progbar(condition.size, unit_name="image")
         outputs = []
-        for start in range(0, condition.size, chunk):
+        for start in starts:
             images = loop(
                 initial_noise[start : start + chunk],
                 ops.convert_to_tensor(condition[start : start + chunk].astype(dtype)),
-                ops.convert_to_tensor(timesteps),
-                ops.convert_to_tensor(float(guidance_scale), "float32"),
+                timesteps,
+                scale,
+                # Chunk k's steps use the pairs (seed, k (N + 1) + 1 .. N): no
+                # two chunks, and no step and the initial noise, share one.
+                noise_seed
+                + ops.convert_to_tensor(
+                    [0, start // chunk * (int(num_steps) + 1)], "int32"
+                ),
             )
             if physical:
                 images = self.denormalize(images)
             outputs.append(ops.convert_to_numpy(images))
+            if bar is not None:
+                bar.add(len(outputs[-1]))
         return np.concatenate(outputs, axis=0)
 
     def timed_generate(self, condition, **kwargs) -> tuple[np.ndarray, dict]:

@@ -9,11 +9,14 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+from flarekit import diffusion
+from flarekit.data import synthetic
 from flarekit.layers import generation_preprocessing
 from flarekit.models import build_cvae, build_unet
 from flarekit.training import ConditionalVAE, DiffusionModel
 
 CHANNELS = ("magnetogram", "euv_94")
+DECLARATIONS = synthetic.channel_declarations(CHANNELS)
 
 
 def raw_images(n=32, size=16, seed=0):
@@ -38,7 +41,7 @@ def make_model(condition="goes_class", **kwargs):
     model = DiffusionModel(
         unet,
         input_shape=(16, 16, 2),
-        preprocessing=generation_preprocessing(CHANNELS, bin_factor=2),
+        preprocessing=generation_preprocessing(CHANNELS, DECLARATIONS, bin_factor=2),
         condition=condition,
         ema_decay=0.5,
         **kwargs,
@@ -178,7 +181,7 @@ def test_conditional_vae_trains_generates_and_reloads(tmp_path):
         encoder,
         decoder,
         input_shape=(16, 16, 2),
-        preprocessing=generation_preprocessing(CHANNELS, bin_factor=2),
+        preprocessing=generation_preprocessing(CHANNELS, DECLARATIONS, bin_factor=2),
     )
     cvae.adapt_normalization([raw_images()])
     cvae.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -201,3 +204,57 @@ def test_no_preprocessing_means_identity():
     model = DiffusionModel(unet, input_shape=(8, 8, 2), condition="goes_class")
     images = np.random.default_rng(0).normal(size=(2, 8, 8, 2)).astype("float32")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model.normalize(images)), images)
+
+
+class RenoisingSampler(diffusion.Sampler):
+    """A sampler defined in this test file alone: x_s = alpha_s x0_hat + sigma_s z."""
+
+    name = "renoise_test"
+    stochastic = True
+
+    def step(self, prediction, t, t_next, x_t, state=(), noise=None):
+        signal_rates, noise_rates = self.rates(t)
+        next_signal_rates, next_noise_rates = self.rates(t_next)
+        images, _ = self.image_and_noise(prediction, x_t, signal_rates, noise_rates)
+        return next_signal_rates * images + next_noise_rates * noise, state
+
+
+def test_a_sampler_registered_in_one_file_samples_through_generate(trained, capsys):
+    from flarekit import cli
+
+    model, _, _ = trained
+    diffusion.register_sampler(RenoisingSampler)
+    assert "renoise_test" in diffusion.sampler_names()
+    conditions = np.array([0, 4, 5, 1])
+    first = model.generate(conditions, sampler="renoise_test", num_steps=3, seed=2)
+    again = model.generate(conditions, sampler="renoise_test", num_steps=3, seed=2)
+    ddim = model.generate(conditions, sampler="ddim", num_steps=3, seed=2)
+    assert first.shape == (4, 8, 8, 2) and np.all(np.isfinite(first))
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, ddim)
+    # The command line reads the same registry.
+    assert cli._sampler_name("renoise_test") == "renoise_test"
+    # Chunks report progress per chunk (never per step inside the loop).
+    model.generate(
+        conditions,
+        sampler="renoise_test",
+        num_steps=2,
+        batch_size=2,
+        progress=True,
+        physical=False,
+    )
+    assert "4/4" in capsys.readouterr().out
+
+
+def test_a_taken_sampler_name_and_unknown_options_are_refused(trained):
+    model, _, _ = trained
+
+    class Impostor(diffusion.Sampler):
+        name = "ddim"
+
+    with pytest.raises(ValueError, match="taken"):
+        diffusion.register_sampler(Impostor)
+    with pytest.raises(ValueError, match="eta"):
+        model.generate(np.array([1]), sampler="dpmpp", eta=0.5)
+    with pytest.raises(ValueError, match="karras"):
+        model.generate(np.array([1]), sampler="dpmpp", spacing="cubic")
