@@ -98,6 +98,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         })
         metadata = tfds.core.MetadataDict(
             channels=[f"sdo_{name}" for name in archives.SDO_BENCHMARK_CHANNELS],
+            # Every channel, the magnetogram too, is a JPEG rendering (0-255;
+            # the magnetogram's zero field is mid-grey), so none is a signed
+            # physical field: all are positive brightness, floored at 1.
+            channel_declarations={
+                f"sdo_{name}": {
+                    "unit": "JPEG brightness 0-255",
+                    "kind": "positive",
+                    "floor": 1.0,
+                }
+                for name in archives.SDO_BENCHMARK_CHANNELS
+            },
             pixel_unit="JPEG brightness 0-255 as rendered by SDO-Benchmark",
             flux_scale=archives.SDO_BENCHMARK_FLUX_SCALE,
             flux_scale_note="SWPC flux / 0.85 (SCIENCE.md trap 6); "

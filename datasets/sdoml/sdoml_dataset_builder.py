@@ -23,6 +23,21 @@ import tensorflow_datasets as tfds
 from flarekit.data import archives, events, goes, splits
 
 _HOMEPAGE = "https://purl.stanford.edu/nk828sc2920"
+# What each channel is, for flarekit.layers (metadata "channel_declarations"):
+# HMI field components are signed (Gauss, noise ~10 G); AIA channels are
+# intensities in DN/s, floored at 1 DN/s.
+CHANNEL_DECLARATIONS = {
+    **{
+        name: {"unit": "DN/s", "kind": "positive", "floor": 1.0}
+        for name in archives.SDOML_CHANNELS
+        if name.startswith("aia_")
+    },
+    **{
+        name: {"unit": "G", "kind": "signed", "floor": 10.0}
+        for name in archives.SDOML_CHANNELS
+        if name.startswith("hmi_")
+    },
+}
 
 
 class SdomlConfig(tfds.core.BuilderConfig):
@@ -100,6 +115,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         })
         metadata = tfds.core.MetadataDict(
             channels=list(config.channels),
+            channel_declarations={
+                name: dict(CHANNEL_DECLARATIONS[name]) for name in config.channels
+            },
             pixel_unit="AIA: DN/s (SDOML corrections applied); HMI: Gauss",
             release=config.release,
             flux_scale=config.flux_scale,

@@ -365,10 +365,13 @@ def disk_geometry(header: dict, shape, path: str = "<header>") -> DiskGeometry |
     if not str(header.get("CTYPE1", "")).upper().startswith("HPLN"):
         return None
     scale = _arcsec_per_pixel(header, path)
-    if header.get("RSUN_OBS") not in (None, "") and np.isfinite(float(header["RSUN_OBS"])):
-        rsun_arcsec = float(header["RSUN_OBS"])
+    rsun_obs = (_header_number(header, "RSUN_OBS", path)
+                if header.get("RSUN_OBS") not in (None, "") else math.nan)
+    if np.isfinite(rsun_obs):
+        rsun_arcsec = rsun_obs
     elif header.get("RSUN_REF") and header.get("DSUN_OBS"):
-        ratio = float(header["RSUN_REF"]) / float(header["DSUN_OBS"])
+        ratio = (_header_number(header, "RSUN_REF", path)
+                 / _header_number(header, "DSUN_OBS", path))
         rsun_arcsec = math.degrees(math.asin(ratio)) * 3600.0
     else:
         raise ValueError(
@@ -395,7 +398,18 @@ def _arcsec_per_pixel(header: dict, path: str) -> float:
             f"{path}: CUNIT1 = {header.get('CUNIT1')!r}, expected one of "
             f"{sorted(_ANGLE_TO_ARCSEC)}."
         )
-    return abs(float(header["CDELT1"])) * _ANGLE_TO_ARCSEC[unit]
+    return abs(_header_number(header, "CDELT1", path)) * _ANGLE_TO_ARCSEC[unit]
+
+
+def _header_number(header: dict, keyword: str, path: str) -> float:
+    """A numeric header keyword as float; a ValueError naming file and keyword if not."""
+    value = header[keyword]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{path}: header keyword {keyword} = {value!r} is not a number."
+        ) from None
 
 
 def _sun_centre_pixel(header: dict, path: str):
