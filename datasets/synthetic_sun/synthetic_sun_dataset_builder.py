@@ -21,6 +21,10 @@ Build from Python (the `tfds` command imports apache_beam at start):
     builder.download_and_prepare()
     train = builder.as_dataset(split="train")
 
+A plain build renders splits of 1000 examples or more in one worker process
+per CPU (FLAREKIT_BUILD_WORKERS=N sets the number; the examples do not
+depend on it) and shows a progress bar with examples/s.
+
 As an Apache Beam pipeline (rendering spread over workers, same examples):
 `flarekit build synthetic_sun/active_region --beam-options "runner=..."`
 (docs/scale.md).
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import random
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -50,6 +55,16 @@ _SMOKE = (
     ("sequence_stride_steps", 90),
 )
 _HORIZON_48H = (("horizon_hours", 48.0),)
+# Images as raw bytes: TFDS writes a float32 tensor's default encoding (a
+# protobuf float list) value by value, about 3 ms for a 64 x 64 x 4 patch,
+# more than rendering it; raw bytes take ~0.06 ms and decode to the same
+# values (NaN included).
+_IMAGE_ENCODING = tfds.features.Encoding.BYTES
+# Environment variable that sets how many processes render (1: none).
+WORKERS_ENV = "FLAREKIT_BUILD_WORKERS"
+# Splits of at least this many examples render in parallel by default; for
+# fewer, starting workers costs about what it saves.
+_PARALLEL_FROM_EXAMPLES = 1000
 
 _DESCRIPTION = """
 A physical toy Sun with known flare probabilities (flarekit's embedded
@@ -97,11 +112,14 @@ def _config(name, kind, description, overrides=()):
 class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for the synthetic Sun."""
 
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {  # noqa: RUF012 (TFDS reads these class attributes)
         "1.0.0": "Initial release: synthetic Sun specification 1.0.0; configs "
         "full_disk, active_region, sequence, sequence_48h and their *_smoke "
         "variants.",
+        "1.1.0": "Images and frames stored as raw bytes (about 50x faster to "
+        "write than a float list; same decoded values); rendered in parallel "
+        "processes (FLAREKIT_BUILD_WORKERS). Examples identical to 1.0.0.",
     }
     BUILDER_CONFIGS = [  # noqa: RUF012
         _config(
@@ -168,6 +186,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             features["image"] = tfds.features.Tensor(
                 shape=(size, size, channels),
                 dtype=np.float32,
+                encoding=_IMAGE_ENCODING,
                 doc="Full-disk image, channels in metadata['channels'].",
             )
         elif kind == "active_region":
@@ -175,6 +194,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             features["image"] = tfds.features.Tensor(
                 shape=(size, size, channels),
                 dtype=np.float32,
+                encoding=_IMAGE_ENCODING,
                 doc="Patch centred on the region, channels in metadata['channels'].",
             )
         else:
@@ -182,6 +202,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             features["frames"] = tfds.features.Tensor(
                 shape=(config.sequence_length, size, size, channels),
                 dtype=np.float32,
+                encoding=_IMAGE_ENCODING,
                 doc="Patches of the region at the cadence, oldest first.",
             )
         features.update(
@@ -229,7 +250,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             description=_DESCRIPTION,
             features=tfds.features.FeaturesDict(features),
             supervised_keys=None,
-            metadata=tfds.core.MetadataDict(),
+            # Declared before generation too, so that a network can be built
+            # for a dataset not yet prepared; generation writes the rest.
+            metadata=tfds.core.MetadataDict(
+                channel_declarations=synthetic.channel_declarations(config.channels)
+            ),
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
@@ -245,6 +270,21 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             name: self._generate_examples(sun, kind, name)
             for name in sun.split(kind).names
         }
+
+    def download_and_prepare(self, *args, **kwargs):
+        """TFDS's `download_and_prepare`, leaving Python's `random` as it was.
+
+        TFDS names its temporary folder with draws from Python's global
+        `random` (tensorflow_datasets.core.utils.file_utils), a stream that a
+        seeded training run later draws from; restoring the state keeps a
+        build (which itself draws only from its own numpy Generators) from
+        shifting it.
+        """
+        state = random.getstate()
+        try:
+            return super().download_and_prepare(*args, **kwargs)
+        finally:
+            random.setstate(state)
 
     def _download_and_prepare(self, dl_manager, download_config):
         # Beam options or a runner (`tfds build --beam_pipeline_options=...`)
@@ -273,10 +313,65 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return self._plain_examples(sun, kind, split)
 
     def _plain_examples(self, sun, kind, split):
+        import time
+
+        from tensorflow_datasets.core.utils import tqdm_utils
+
         from flarekit.data import synthetic
 
-        for example in sun.examples(kind, split):
-            yield synthetic.example_key(example), example
+        count = len(sun.split_samples(kind, split))
+        workers = render_workers(count)
+        name = f"{self.name}/{self.builder_config.name} {split}"
+        start = time.perf_counter()
+        # TFDS's own bar has no total; this one shows progress, examples/s
+        # and the time left (and honours tfds.disable_progress_bar()).
+        with tqdm_utils.tqdm(
+            total=count, desc=f"Rendering {name}", unit=" examples", leave=False
+        ) as bar:
+            for example in sun.examples(kind, split, workers=workers):
+                yield synthetic.example_key(example), example
+                bar.update(1)
+        elapsed = time.perf_counter() - start
+        print(
+            f"{name}: {count} examples in {elapsed:.1f} s "
+            f"({count / max(elapsed, 1e-9):.0f} examples/s, {workers} "
+            f"render process{'es' if workers > 1 else ''})"
+        )
+
+
+def render_workers(count: int) -> int:
+    """Processes that render a split of `count` examples.
+
+    The environment variable FLAREKIT_BUILD_WORKERS decides when set (1:
+    render in the building process). Otherwise splits of 1000 examples or
+    more use every CPU this process may run on, smaller ones one. The
+    examples do not depend on the number (`SyntheticSun.examples`).
+
+    Args:
+        count: examples in the split.
+
+    Returns:
+        The number of processes, >= 1.
+
+    Raises:
+        ValueError: FLAREKIT_BUILD_WORKERS is set but not a positive integer.
+    """
+    import os
+
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if text:
+        workers = int(text) if text.isdigit() else 0
+        if workers < 1:
+            raise ValueError(
+                f"Environment variable {WORKERS_ENV} must be a positive integer "
+                f"(processes that render the synthetic Sun), got {text!r}."
+            )
+        return workers
+    if count < _PARALLEL_FROM_EXAMPLES:
+        return 1
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 @functools.lru_cache(maxsize=4)

@@ -115,3 +115,41 @@ def test_builder_writes_what_the_library_yields(tmp_path):
         for name in ("train", "validation", "test")
     }
     assert counts == metadata["split"]["counts"]
+
+
+def test_parallel_build_writes_the_serial_examples(tmp_path, monkeypatch, capsys):
+    # Two render processes must write exactly the examples one process
+    # renders (every image seeds its own Generator), and the build reports
+    # its speed in examples/s.
+    from flarekit.data import synthetic
+
+    monkeypatch.setenv(synthetic_sun_dataset_builder.WORKERS_ENV, "2")
+    name = "synthetic_sun/active_region_smoke"
+    builder = tfds.builder(name, data_dir=str(tmp_path))
+    builder.download_and_prepare()
+    report = capsys.readouterr().out
+    for split in ("train", "validation", "test"):
+        assert f"active_region_smoke {split}: " in report
+    assert "examples/s, 2 render processes)" in report
+    sun = synthetic.simulate(builder.builder_config.sun_config())
+    for split in ("train", "validation", "test"):
+        expected = {
+            synthetic.example_key(example): example
+            for example in sun.examples("active_region", split, workers=1)
+        }
+        written = list(tfds.as_numpy(builder.as_dataset(split=split)))
+        assert len(written) == len(expected) > 0
+        for example in written:
+            key = f"{example['region'].decode()}_{example['timestamp']}"
+            np.testing.assert_array_equal(example["image"], expected[key]["image"])
+
+
+def test_render_workers_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(synthetic_sun_dataset_builder.WORKERS_ENV, raising=False)
+    assert synthetic_sun_dataset_builder.render_workers(10) == 1
+    assert synthetic_sun_dataset_builder.render_workers(15000) >= 1
+    monkeypatch.setenv(synthetic_sun_dataset_builder.WORKERS_ENV, "3")
+    assert synthetic_sun_dataset_builder.render_workers(10) == 3
+    monkeypatch.setenv(synthetic_sun_dataset_builder.WORKERS_ENV, "two")
+    with pytest.raises(ValueError, match="FLAREKIT_BUILD_WORKERS.*'two'"):
+        synthetic_sun_dataset_builder.render_workers(10)

@@ -1,9 +1,13 @@
 """From a TFDS dataset to batches a Keras model trains on.
 
-`make_dataset` is the one entry point: TFDS records -> task map ->
-cache -> shuffle -> (oversample) -> batch -> (augment) -> prefetch. Every
-stage is a TensorFlow op, so the hot path runs no Python and parallelises
-with AUTOTUNE. Normalisation and log scaling are not here: they are layers of
+`make_dataset` is the one entry point: the split's serialized TFRecords ->
+shuffle -> batch -> one `tf.io.parse_example` per batch -> the task mapped
+over the batch -> (augment) -> prefetch. Parsing a batch in one op reads at
+the speed of the files; parsing example by example reached about 0.45 of it
+(BENCHMARKS.md). A cache, oversampling or unbatched output need single
+examples: those parse in batches and unbatch before the stages that follow.
+Every stage is a TensorFlow op, so the hot path runs no Python and
+parallelises with AUTOTUNE. Normalisation and log scaling are not here: they are layers of
 the model (`flarekit.layers`), so they are saved with it and run on the
 accelerator.
 
@@ -126,6 +130,60 @@ def channel_names(builder) -> tuple:
     return tuple(metadata.get("channels", ()))
 
 
+def channel_declarations(name, channels=(), data_dir: str | None = None) -> dict:
+    """What a dataset's metadata declares about each channel, for the layers.
+
+    Each builder's metadata holds "channel_declarations": channel name ->
+    {"unit", "kind" ("signed" | "positive"), "floor"}; `flarekit.layers`
+    log-scales each channel by its declaration, never by its name. The
+    dataset is not prepared for this: builders declare their channels in
+    `_info`, so a network can be built before the data exists.
+
+    Args:
+        name: dataset name ("synthetic_sun/active_region") or a builder.
+        channels: channel names wanted, in input order; () for every channel
+            the dataset writes.
+        data_dir: TFDS data folder.
+
+    Returns:
+        dict channel name -> declaration, in the order of `channels`.
+
+    Raises:
+        ValueError: the dataset's metadata declares no channels (a dataset
+            prepared before channels were declared), or not one of `channels`;
+            the message names the dataset and the channel.
+
+    Example:
+        >>> channel_declarations("sdoml/v1", ("aia_171", "hmi_bz"))["hmi_bz"]
+        {'unit': 'G', 'kind': 'signed', 'floor': 10.0}
+    """
+    if hasattr(name, "info"):
+        builder = name
+    else:
+        import tensorflow_datasets as tfds
+
+        register_builder(name)
+        builder = tfds.builder(name, data_dir=data_dir or default_data_dir())
+    metadata = builder.info.metadata or {}
+    declared = metadata.get("channel_declarations")
+    dataset = builder.info.full_name
+    if not declared:
+        raise ValueError(
+            f"Dataset {dataset} ({builder.data_dir}): its metadata has no "
+            "'channel_declarations' (unit, kind and floor of each channel); it "
+            "was prepared by an older builder: delete that folder to rebuild it."
+        )
+    wanted = tuple(channels) or tuple(metadata.get("channels", ())) or tuple(declared)
+    missing = [channel for channel in wanted if channel not in declared]
+    if missing:
+        raise ValueError(
+            f"Dataset {dataset}: channel(s) {missing} are not in its metadata "
+            f"'channel_declarations', which declares {list(declared)}; check the "
+            "config key 'channels'."
+        )
+    return {channel: dict(declared[channel]) for channel in wanted}
+
+
 def make_dataset(
     name,
     split: str,
@@ -191,6 +249,8 @@ def make_dataset(
             raise ValueError(f"oversample must be a share in (0, 1), got {oversample}.")
     if augment is not None:
         ensure_not_evaluation_split(split, "augmentation")
+    if epochs is not None and repeat:
+        raise ValueError("epochs= already gives every epoch's batches; drop repeat=True.")
 
     builder = name if hasattr(name, "as_dataset") else get_builder(name, data_dir)
     base_split = split.split("[")[0]
@@ -199,52 +259,234 @@ def make_dataset(
             f"Dataset {builder.info.full_name} has no split {split!r}; its splits are "
             f"{sorted(builder.info.splits)}."
         )
-    import tensorflow_datasets as tfds
+    autotune = tf.data.AUTOTUNE
+    keep = tuple(keep_features)
 
+    def to_task(features):
+        # Runs on one example or on a batch: `Task.__call__` is written for both.
+        if task is None:
+            return features
+        inputs, targets = task(features)
+        if keep:
+            return inputs, targets, {key: features[key] for key in keep}
+        return inputs, targets
+
+    stages = {
+        "shuffle": shuffle, "seed": seed, "shuffle_buffer": shuffle_buffer,
+        "oversample": oversample, "epochs": epochs, "repeat": repeat,
+        "batch_size": batch_size, "drop_remainder": drop_remainder,
+        "num_examples": builder.info.splits[split].num_examples,
+    }
     # Per-epoch datasets read the files in one seeded order every time; the
     # examples are shuffled per epoch below.
-    read_config = tfds.ReadConfig(
-        shuffle_seed=seed,
-        try_autocache=False,
-        shuffle_reshuffle_each_iteration=epochs is None,
-    )
-    dataset = builder.as_dataset(split=split, shuffle_files=shuffle, read_config=read_config)
-    autotune = tf.data.AUTOTUNE
-    if task is not None:
-        keep = tuple(keep_features)
+    reshuffle_files = epochs is None
+    parse = batch_parser(builder)
+    if parse is None:
+        # A feature the batched parser does not handle (an image codec, a
+        # ragged or nested feature): TFDS parses one example at a time.
+        examples = _tfds_examples(builder, split, shuffle, seed, reshuffle_files)
+        examples = examples.map(to_task, num_parallel_calls=autotune, deterministic=True)
+        if cache:
+            examples = examples.cache()
+        return _finish(_order_and_batch(examples, **stages), augment)
 
-        def to_task(features):
-            inputs, targets = task(features)
-            if keep:
-                return inputs, targets, {key: features[key] for key in keep}
-            return inputs, targets
+    records = serialized_records(builder, split, shuffle_files=shuffle, seed=seed,
+                                 reshuffle_each_iteration=reshuffle_files)
 
-        dataset = dataset.map(to_task, num_parallel_calls=autotune, deterministic=True)
+    def parse_and_map(serialized):
+        return to_task(parse(serialized))
+
+    single_examples = (oversample is not None or not batch_size
+                       or (cache and (shuffle or repeat or epochs is not None)))
+    if not single_examples:
+        # Stored order (or shuffled serialized records), whole batches: one
+        # `parse_example` and one task map per batch; a cache replays batches.
+        batches = _order_and_batch(records, **stages)
+        batches = batches.map(parse_and_map, num_parallel_calls=autotune,
+                              deterministic=True)
+        return _finish(batches.cache() if cache else batches, augment)
+    # A cache that every epoch reshuffles, oversampling by target, or unbatched
+    # output work on single examples: parse in batches, then unbatch. Shuffling
+    # the same stored-order stream with the same seeds gives the order the
+    # serialized-record route above gives.
+    examples = records.batch(_PARSE_BATCH).map(parse_and_map, num_parallel_calls=autotune,
+                                               deterministic=True)
     if cache:
-        dataset = dataset.cache()
+        examples = examples.cache()
+    return _finish(_order_and_batch(examples.unbatch(), **stages), augment)
+
+
+# Serialized examples parsed by one `parse_example` call where later stages
+# want single examples: large enough that the per-call cost vanishes.
+_PARSE_BATCH = 128
+
+
+def _order_and_batch(examples, *, shuffle, seed, shuffle_buffer, oversample, epochs,
+                     repeat, batch_size, drop_remainder, num_examples):
+    """Shuffle, oversample, repeat and batch `examples` (parsed or serialized)."""
+    import tensorflow as tf
+
     if epochs is not None:
-        if repeat:
-            raise ValueError("epochs= already gives every epoch's batches; drop repeat=True.")
-        dataset = _epochs_of(dataset, epochs, shuffle, seed, shuffle_buffer, oversample,
-                             builder.info.splits[split].num_examples, batch_size,
-                             drop_remainder)
-        return _finish(dataset, augment)
+        return _epochs_of(examples, epochs, shuffle, seed, shuffle_buffer, oversample,
+                          num_examples, batch_size, drop_remainder)
     if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if oversample is not None:
-        positives = dataset.filter(lambda x, y, *rest: tf.reduce_any(y > 0.5)).repeat()
-        negatives = dataset.filter(lambda x, y, *rest: tf.reduce_all(y <= 0.5))
-        dataset = tf.data.Dataset.sample_from_datasets(
+        positives = examples.filter(lambda x, y, *rest: tf.reduce_any(y > 0.5)).repeat()
+        negatives = examples.filter(lambda x, y, *rest: tf.reduce_all(y <= 0.5))
+        examples = tf.data.Dataset.sample_from_datasets(
             [negatives, positives],
             weights=[1.0 - oversample, oversample],
             seed=seed,
             stop_on_empty_dataset=True,
         )
     if repeat:
-        dataset = dataset.repeat()
+        examples = examples.repeat()
     if batch_size:
-        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return _finish(dataset, augment)
+        examples = examples.batch(batch_size, drop_remainder=drop_remainder)
+    return examples
+
+
+def _tfds_examples(builder, split: str, shuffle: bool, seed: int, reshuffle: bool):
+    """The split's decoded examples from TFDS, parsed one example at a time."""
+    import tensorflow_datasets as tfds
+
+    read_config = tfds.ReadConfig(
+        shuffle_seed=seed,
+        try_autocache=False,
+        shuffle_reshuffle_each_iteration=reshuffle,
+    )
+    return builder.as_dataset(split=split, shuffle_files=shuffle, read_config=read_config)
+
+
+def serialized_records(builder, split: str, *, shuffle_files: bool = False, seed: int = 0,
+                       reshuffle_each_iteration: bool = True):
+    """The serialized `tf.train.Example` records of a split, unparsed.
+
+    The files and the records in them come in the order `builder.as_dataset`
+    reads them (the split's file instructions, interleaved 16 files at a time
+    in blocks of 16 records, or one file after another for a dataset with
+    shuffling disabled), so that parsing these records gives TFDS's examples
+    in TFDS's order, for the same `shuffle_files` and `seed`.
+
+    Args:
+        builder: a prepared TFDS builder whose files are TFRecords.
+        split: a split, slices included ("train[:10%]").
+        shuffle_files: read the files in a seeded random order.
+        seed: seed of the file order.
+        reshuffle_each_iteration: a new file order on each iteration.
+
+    Returns:
+        A `tf.data.Dataset` of scalar `tf.string` records, cardinality known.
+
+    Raises:
+        ValueError: the dataset's files are not TFRecords.
+    """
+    import tensorflow as tf
+
+    file_format = getattr(builder.info, "file_format", None)
+    if file_format is not None and file_format.value != "tfrecord":
+        raise ValueError(
+            f"Dataset {builder.info.full_name} stores its examples as "
+            f"{file_format.value} files; serialized_records reads TFRecord files."
+        )
+    split_info = builder.info.splits[split]
+    instructions = list(split_info.file_instructions)
+    if len(instructions) == 1:
+        # One file: read it directly; an interleave of one adds a hop per record.
+        (only,) = instructions
+        records = tf.data.TFRecordDataset(str(only.filename)).skip(only.skip).take(only.take)
+        return records.apply(tf.data.experimental.assert_cardinality(split_info.num_examples))
+    files = tf.data.Dataset.from_tensor_slices((
+        [str(instruction.filename) for instruction in instructions],
+        tf.constant([instruction.skip for instruction in instructions], tf.int64),
+        tf.constant([instruction.take for instruction in instructions], tf.int64),
+    ))
+    if shuffle_files:
+        files = files.shuffle(len(instructions), seed=seed,
+                              reshuffle_each_iteration=reshuffle_each_iteration)
+    in_order = bool(getattr(builder.info, "disable_shuffling", False))
+    records = files.interleave(
+        lambda path, skip, take: tf.data.TFRecordDataset(path).skip(skip).take(take),
+        cycle_length=1 if in_order else 16,
+        block_length=16,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return records.apply(tf.data.experimental.assert_cardinality(split_info.num_examples))
+
+
+def batch_parser(builder):
+    """A function from a batch of serialized examples to the batch's features.
+
+    One `tf.io.parse_example` call parses the whole batch; each feature is then
+    decoded batched: cast to its dtype, or, for a `tfds.features.Tensor`
+    stored as bytes (`encoding="zlib"` or `"bytes"`), decompressed and read
+    back with one `decode_raw` over the batch. The result is what
+    `builder.as_dataset` gives example by example, stacked.
+
+    Args:
+        builder: a TFDS builder.
+
+    Returns:
+        The function, or None when a feature is not a fixed-shape
+        `tfds.features.Tensor` (`Scalar`, `ClassLabel` and `Text` are): images
+        with a codec, sequences and nested features decode one example at a
+        time, through TFDS.
+    """
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    features = builder.info.features
+    if not isinstance(features, tfds.features.FeaturesDict):
+        return None
+    specs, decodings = {}, {}
+    for key, feature in features.items():
+        if not isinstance(feature, tfds.features.Tensor):
+            return None
+        info, serialized = feature.get_tensor_info(), feature.get_serialized_info()
+        if not hasattr(serialized, "shape") or None in info.shape or None in serialized.shape:
+            return None
+        if serialized.dtype == tf.string:
+            stored = tf.string
+        elif serialized.dtype.is_floating:
+            stored = tf.float32
+        elif serialized.dtype.is_integer or serialized.dtype == tf.bool:
+            stored = tf.int64
+        else:
+            return None
+        encoding = None
+        if stored == tf.string and info.dtype != tf.string:
+            encoding = str(getattr(feature.to_json_content(), "encoding", "")).lower()
+            if encoding not in ("zlib", "bytes") or serialized.shape != ():
+                return None
+        specs[key] = tf.io.FixedLenFeature(tuple(serialized.shape), stored,
+                                           default_value=serialized.default_value)
+        decodings[key] = (info, encoding)
+
+    def parse(serialized):
+        parsed = tf.io.parse_example(serialized, specs)
+        return {key: _decode_batch(parsed[key], *decodings[key]) for key in specs}
+
+    return parse
+
+
+def _decode_batch(values, info, encoding):
+    """One feature of a parsed batch in the dtype and shape `info` gives."""
+    import tensorflow as tf
+
+    dtype = tf.as_dtype(info.dtype)
+    if encoding is None:
+        return values if values.dtype == dtype else tf.cast(values, dtype)
+    if encoding == "zlib":
+        values = tf.io.decode_compressed(values, compression_type="ZLIB")
+    # TFDS writes the array's bytes as numpy holds them (little-endian);
+    # uint64 goes through int64, as in `tfds.features.Tensor.decode_example`.
+    flat = tf.io.decode_raw(values, tf.int64 if dtype == tf.uint64 else dtype)
+    if dtype == tf.uint64:
+        flat = tf.bitcast(flat, tf.uint64)
+    shape = tf.concat([tf.shape(values), tf.constant(info.shape, tf.int32)], axis=0)
+    return tf.reshape(flat, shape)
 
 
 def _finish(dataset, augment):

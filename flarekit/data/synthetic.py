@@ -48,6 +48,8 @@ import calendar
 import dataclasses
 import datetime
 import functools
+import itertools
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -57,6 +59,15 @@ from flarekit.data import goes
 SPEC_VERSION = "1.0.0"
 CHANNELS = ("magnetogram", "continuum", "euv_171", "euv_94")
 CHANNEL_UNITS = ("G", "relative intensity", "DN/s", "DN/s")
+# What each channel is, for `flarekit.layers` (metadata "channel_declarations"):
+# the magnetogram is a signed field whose noise is about 10 G; the others are
+# intensities, floored below their quiet-Sun level (continuum ~1, EUV ~10 DN/s).
+CHANNEL_DECLARATIONS = {
+    "magnetogram": {"unit": "G", "kind": "signed", "floor": 10.0},
+    "continuum": {"unit": "relative intensity", "kind": "positive", "floor": 0.01},
+    "euv_171": {"unit": "DN/s", "kind": "positive", "floor": 1.0},
+    "euv_94": {"unit": "DN/s", "kind": "positive", "floor": 1.0},
+}
 MOUNT_WILSON_CLASSES = ("alpha", "beta", "beta-gamma", "beta-gamma-delta")
 PROBABILITY_THRESHOLDS = ("C1.0", "M1.0", "X1.0")
 SAMPLE_KINDS = ("full_disk", "active_region", "sequence")
@@ -363,6 +374,31 @@ class SyntheticSunConfig:
             field.name: _jsonable(getattr(self, field.name))
             for field in dataclasses.fields(self)
         }
+
+
+def channel_declarations(channels=CHANNELS) -> dict:
+    """The synthetic Sun's declaration of each of `channels`, in that order.
+
+    Args:
+        channels: names from `CHANNELS`.
+
+    Returns:
+        dict channel name -> {"unit", "kind", "floor"} (copies), as the
+        dataset's metadata "channel_declarations" holds it.
+
+    Raises:
+        ValueError: a name that is not a synthetic channel.
+
+    Example:
+        >>> channel_declarations(("magnetogram",))
+        {'magnetogram': {'unit': 'G', 'kind': 'signed', 'floor': 10.0}}
+    """
+    unknown = [name for name in channels if name not in CHANNEL_DECLARATIONS]
+    if unknown:
+        raise ValueError(
+            f"The synthetic Sun has no channel {unknown}; its channels are {CHANNELS}."
+        )
+    return {name: dict(CHANNEL_DECLARATIONS[name]) for name in channels}
 
 
 def _jsonable(value):
@@ -896,8 +932,8 @@ class _Sources:
     flux_rate: np.ndarray  # [T] dPhi/dt, Mx/day
 
 
-def _bipole_sources(config, bipoles: BipoleTable, rows: slice, days) -> _Sources:
-    """Sources of the bipoles `rows` at each of `days` (vectorised)."""
+def _bipole_sources(config, bipoles: BipoleTable, rows, days) -> _Sources:
+    """Sources of the bipoles `rows` (a slice or index array) at each of `days`."""
     days = np.atleast_1d(np.asarray(days, dtype=np.float64))[:, None]
     age = days - bipoles.start_day[rows][None, :]
     growth = bipoles.growth_days[rows][None, :]
@@ -1727,6 +1763,7 @@ class SyntheticSun:
             "channel_units": [
                 CHANNEL_UNITS[CHANNELS.index(c)] for c in config.channels
             ],
+            "channel_declarations": channel_declarations(config.channels),
             "mount_wilson_classes": list(MOUNT_WILSON_CLASSES),
             "goes_classes": list(goes.GOES_CLASSES),
             "split": result.to_metadata(),
@@ -1739,14 +1776,26 @@ class SyntheticSun:
     # -- images ----------------------------------------------------------
 
     def examples(
-        self, kind: str = "active_region", split: str | None = "train"
+        self,
+        kind: str = "active_region",
+        split: str | None = "train",
+        workers: int = 1,
+        shard_size: int = 32,
     ) -> Iterator[dict]:
         """Examples with the data contract's feature names, images rendered.
+
+        With `workers` > 1, worker processes render shards of `shard_size`
+        consecutive samples; the examples and their order are the same for
+        any number of workers and any shard size, because every image draws
+        its noise from its own Generator seeded by (seed, kind of frame,
+        step, region, size), never from a stream shared across samples.
 
         Args:
             kind: one of `SAMPLE_KINDS`.
             split: "train", "validation", "test", or None / "all" for every
                 sample (including those the split drops).
+            workers: processes that render (1: render in this process).
+            shard_size: samples per unit of work sent to a worker.
 
         Yields:
             dicts as `tfds.as_numpy` returns them from the `synthetic_sun`
@@ -1754,10 +1803,35 @@ class SyntheticSun:
             timestamp, region, peak_flux, goes_class (int), previous_peak_flux,
             probability [3], mount_wilson (int), and for region kinds
             total_flux, r_value, pil_length, latitude, longitude.
+
+        Raises:
+            ValueError: an unknown kind or split, or workers or shard_size
+                below 1.
         """
+        for name, value in (("workers", workers), ("shard_size", shard_size)):
+            if int(value) != value or value < 1:
+                raise ValueError(
+                    f"SyntheticSun.examples: {name} must be a positive integer, "
+                    f"got {value!r}."
+                )
         samples = self.split_samples(kind, split)
-        for index in range(len(samples)):
-            yield self.example(samples, index)
+        if workers == 1 or len(samples) <= shard_size:
+            for index in range(len(samples)):
+                yield self.example(samples, index)
+            return
+        yield from _render_in_processes(self, samples, int(workers), int(shard_size))
+
+    def _render_state(self) -> SyntheticSun:
+        """A copy with only what `example` needs, small enough to send to workers.
+
+        The flare list and per-step arrays (about 100 MB for the default
+        config) stay behind; the worker test (1 versus 2 workers) fails if
+        rendering ever needs one of them.
+        """
+        state = object.__new__(SyntheticSun)
+        for name in _RENDER_ATTRIBUTES:
+            setattr(state, name, getattr(self, name))
+        return state
 
     def example(self, samples: SampleTable, index: int) -> dict:
         """Render sample `index` of `samples` into a feature dict."""
@@ -1836,12 +1910,9 @@ class SyntheticSun:
         latitude = np.arcsin(np.clip(y, -1.0, 1.0))
         longitude = np.arctan2(x, mu)
         shape = x.shape
-        field = np.zeros(shape, dtype=np.float32)
-        loops = np.zeros(shape, dtype=np.float32)
-        glow = np.zeros(shape, dtype=np.float32)
         grid = (columns, rows, latitude, longitude)
-        for region in self._regions_near(day, columns, rows):
-            self._add_region(region, step, day, grid, field, loops, glow)
+        near = self._regions_near(day, columns, rows)
+        field, loops, glow = self._region_maps(near, step, day, grid)
         network = self._network_field(latitude, longitude, day)
         channels = []
         for name in config.channels:
@@ -1879,61 +1950,108 @@ class SyntheticSun:
         )
         return alive[front & inside]
 
-    def _add_region(self, region, step, day, grid, field, loops, glow):
-        """Add one region's field, loops and flare glow to the maps."""
+    def _region_maps(self, near, step, day, grid):
+        """Field, loop and flare-glow maps of the regions `near`.
+
+        The sources of all regions come from one vectorised `_bipole_sources`
+        call and the box of every region from one array comparison; what is
+        left per region is a few array operations on its box (sky X and Y
+        within its extent of its centre, a rectangle since the sky grid is
+        separable), where all its Gaussians are summed at once. A patch holds
+        a few regions of some 4,000 box pixels and 40,000 Gaussian terms, so
+        the number of numpy calls, not arithmetic, sets its cost.
+
+        Args:
+            near: indices of the regions to draw (`_regions_near`).
+            step: cadence step (selects the flare glow).
+            day: days since `start_date` of `step`.
+            grid: (columns, rows, latitude, longitude) of the sky grid; the
+                last two [H, W] in radians.
+
+        Returns:
+            (field, loops, glow), float32 maps [H, W]: radial field (G),
+            loop field (G) and flare glow (W/m^2 of decayed GOES flux).
+        """
         config = self.config
         regions = self.regions
         columns, rows, latitude, longitude = grid
-        centre_lat = np.radians(regions.latitude[region])
-        centre_lon = np.radians(regions.longitude(region, day))
+        field = np.zeros(latitude.shape, dtype=np.float32)
+        loops = np.zeros(latitude.shape, dtype=np.float32)
+        glow = np.zeros(latitude.shape, dtype=np.float32)
+        if near.size == 0:
+            return field, loops, glow
+        centre_lat = np.radians(regions.latitude[near])
+        centre_lon = np.radians(regions.longitude(near, day))
         centre_x = np.cos(centre_lat) * np.sin(centre_lon)
         centre_y = np.sin(centre_lat)
-        reach = regions.extent_mm[region] / SUN_RADIUS_MM
-        # The sky grid is separable, so the region's box is a rectangle.
-        col = np.flatnonzero(np.abs(columns - centre_x) <= reach)
-        row = np.flatnonzero(np.abs(rows - centre_y) <= reach)
-        if col.size == 0 or row.size == 0:
-            return
-        box = (slice(row[0], row[-1] + 1), slice(col[0], col[-1] + 1))
-        box_lat = latitude[box]
-        # Local region frame in Mm: west along the parallel, north along the
-        # meridian (a tangent-plane approximation, good over a region).
-        delta_lon = np.mod(longitude[box] - centre_lon + np.pi, 2.0 * np.pi) - np.pi
-        local_x = (SUN_RADIUS_MM * np.cos(box_lat) * delta_lon).astype(np.float32)
-        local_y = (SUN_RADIUS_MM * (box_lat - centre_lat)).astype(np.float32)
-        sources = _bipole_sources(
-            config, self.bipoles, self._bipole_rows[region], np.array([day])
-        )
-        x = local_x[..., None]
-        y = local_y[..., None]
-        dx = x - sources.x[0].astype(np.float32)
-        dy = y - sources.y[0].astype(np.float32)
-        scale = (-0.5 / sources.width[0] ** 2).astype(np.float32)
-        gauss = np.exp((dx * dx + dy * dy) * scale)
-        field[box] += gauss @ sources.field[0].astype(np.float32)
-        axis = sources.loop_axis[0].astype(np.float32)
-        dx = x - sources.loop_x[0].astype(np.float32)
-        dy = y - sources.loop_y[0].astype(np.float32)
-        along = (dx * axis[:, 0] + dy * axis[:, 1]) / sources.loop_length[0].astype(
-            np.float32
-        )
-        across = (dy * axis[:, 0] - dx * axis[:, 1]) / sources.loop_width[0].astype(
-            np.float32
-        )
-        arcade = np.exp(-0.5 * (along * along + across * across))
-        loops[box] += arcade @ sources.loop_field[0].astype(np.float32)
-        row_index = self._step_row(region, step)
-        if row_index is not None and self.step_flare_glow[row_index] > 0:
-            site_x, site_y = regions.flare_site[region]
-            distance2 = (local_x - site_x) ** 2 + (local_y - site_y) ** 2
-            glow[box] += self.step_flare_glow[row_index] * np.exp(
-                -distance2 / (2.0 * config.flare_width_mm**2)
-            )
+        reach = (regions.extent_mm[near] / SUN_RADIUS_MM)[:, None]
+        # Columns and rows are monotonic, so each box is a contiguous range.
+        in_columns = np.abs(columns[None, :] - centre_x[:, None]) <= reach
+        in_rows = np.abs(rows[None, :] - centre_y[:, None]) <= reach
+        column_start, column_stop = _true_range(in_columns)
+        row_start, row_stop = _true_range(in_rows)
 
-    def _step_row(self, region, step):
-        if self.first_step[region] <= step <= self.last_step[region]:
-            return self.offsets[region] + step - self.first_step[region]
-        return None
+        # All bipoles of all regions in one call; a region's bipoles are
+        # contiguous rows of the table, and stay contiguous in the result.
+        first_row = np.searchsorted(self.bipoles.region, near)
+        last_row = np.searchsorted(self.bipoles.region, near, side="right")
+        counts = last_row - first_row
+        bipole_rows = np.repeat(first_row - np.cumsum(counts) + counts, counts)
+        bipole_rows += np.arange(bipole_rows.size)
+        sources = _bipole_sources(config, self.bipoles, bipole_rows, np.array([day]))
+        # [4, bipoles]: core and plage of pole A, then of pole B.
+        gauss_x = sources.x[0].reshape(4, -1).astype(np.float32)
+        gauss_y = sources.y[0].reshape(4, -1).astype(np.float32)
+        gauss_scale = (-0.5 / sources.width[0] ** 2).reshape(4, -1).astype(np.float32)
+        gauss_field = sources.field[0].reshape(4, -1).astype(np.float32)
+        loop_x = sources.loop_x[0].astype(np.float32)
+        loop_y = sources.loop_y[0].astype(np.float32)
+        loop_axis = sources.loop_axis[0].astype(np.float32)
+        loop_length = sources.loop_length[0].astype(np.float32)
+        loop_width = sources.loop_width[0].astype(np.float32)
+        loop_field = sources.loop_field[0].astype(np.float32)
+        # Flare glow of this step (0 for regions without a flare shining).
+        alive = (self.first_step[near] <= step) & (step <= self.last_step[near])
+        step_row = np.where(alive, self.offsets[near] + step - self.first_step[near], 0)
+        brightness = np.where(alive, self.step_flare_glow[step_row], 0.0)
+
+        bounds = np.cumsum(counts) - counts
+        for j in range(near.size):
+            if column_stop[j] <= column_start[j] or row_stop[j] <= row_start[j]:
+                continue
+            box = (
+                slice(row_start[j], row_stop[j]),
+                slice(column_start[j], column_stop[j]),
+            )
+            box_lat = latitude[box]
+            # Local region frame in Mm: west along the parallel, north along
+            # the meridian (a tangent-plane approximation, good over a region).
+            delta_lon = (
+                np.mod(longitude[box] - centre_lon[j] + np.pi, 2.0 * np.pi) - np.pi
+            )
+            local_x = (SUN_RADIUS_MM * np.cos(box_lat) * delta_lon).astype(np.float32)
+            local_y = (SUN_RADIUS_MM * (box_lat - centre_lat[j])).astype(np.float32)
+            x = local_x[..., None]
+            y = local_y[..., None]
+            own = slice(bounds[j], bounds[j] + counts[j])
+            dx = x - gauss_x[:, own].ravel()
+            dy = y - gauss_y[:, own].ravel()
+            gauss = np.exp((dx * dx + dy * dy) * gauss_scale[:, own].ravel())
+            field[box] += gauss @ gauss_field[:, own].ravel()
+            axis = loop_axis[own]
+            dx = x - loop_x[own]
+            dy = y - loop_y[own]
+            along = (dx * axis[:, 0] + dy * axis[:, 1]) / loop_length[own]
+            across = (dy * axis[:, 0] - dx * axis[:, 1]) / loop_width[own]
+            arcade = np.exp(-0.5 * (along * along + across * across))
+            loops[box] += arcade @ loop_field[own]
+            if brightness[j] > 0:
+                site_x, site_y = regions.flare_site[near[j]]
+                distance2 = (local_x - site_x) ** 2 + (local_y - site_y) ** 2
+                glow[box] += brightness[j] * np.exp(
+                    -distance2 / (2.0 * config.flare_width_mm**2)
+                )
+        return field, loops, glow
 
     def _network_field(self, latitude, longitude, day):
         from scipy import ndimage
@@ -1992,6 +2110,18 @@ class SyntheticSun:
         return np.maximum(image, 0.0)
 
 
+def _true_range(mask):
+    """[start, stop) of the True run in each row of a [n, m] mask.
+
+    Each row must hold at most one contiguous run of True (a box on a
+    monotonic grid); an empty row gives start >= stop.
+    """
+    any_true = mask.any(axis=1)
+    start = np.where(any_true, mask.argmax(axis=1), 0)
+    stop = np.where(any_true, mask.shape[1] - mask[:, ::-1].argmax(axis=1), 0)
+    return start, stop
+
+
 def _smoothstep(value, low, high):
     position = np.clip((value - low) / max(high - low, 1e-9), 0.0, 1.0)
     return position * position * (3.0 - 2.0 * position)
@@ -2002,6 +2132,75 @@ def _check_kind(kind):
         raise ValueError(
             f"Unknown sample kind {kind!r}; expected one of {SAMPLE_KINDS}."
         )
+
+
+# How render workers start. On Linux they fork: they inherit the simulation
+# at no cost, start at once, and a script that builds at its top level (no
+# `if __name__ == "__main__":` guard) still works, which spawn would break.
+# The children run only numpy and scipy, never TensorFlow, so the parent's
+# TensorFlow threads do not matter to them. Elsewhere (macOS's Accelerate
+# BLAS is not fork-safe) they spawn and receive `_render_state()`, and a
+# calling script needs the guard.
+RENDER_START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+# What `SyntheticSun.example` reads; `_render_state` sends only these.
+_RENDER_ATTRIBUTES = (
+    "config",
+    "regions",
+    "bipoles",
+    "first_step",
+    "last_step",
+    "offsets",
+    "step_flare_glow",
+    "_network",
+)
+# The render state and samples of a worker process (set by `_start_worker`).
+_WORKER = {}
+
+
+def _start_worker(state: SyntheticSun, samples: SampleTable) -> None:
+    _WORKER["sun"], _WORKER["samples"] = state, samples
+
+
+def _render_shard(bounds: tuple) -> list:
+    sun, samples = _WORKER["sun"], _WORKER["samples"]
+    return [sun.example(samples, index) for index in range(*bounds)]
+
+
+def _render_in_processes(
+    sun: SyntheticSun, samples: SampleTable, workers: int, shard_size: int
+) -> Iterator[dict]:
+    """Render `samples` in `workers` processes, yielding in sample order.
+
+    Workers start as `RENDER_START_METHOD` says. At most two shards per
+    worker are in flight, so memory stays bounded when the consumer (TFDS
+    writing) is slower than rendering. A worker that dies (killed for
+    memory, say) raises `BrokenProcessPool` here instead of hanging the build.
+    """
+    import collections
+    import multiprocessing
+    from concurrent import futures
+
+    starts = range(0, len(samples), shard_size)
+    shards = iter([(start, min(start + shard_size, len(samples))) for start in starts])
+    executor = futures.ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(RENDER_START_METHOD),
+        initializer=_start_worker,
+        initargs=(sun._render_state(), samples),
+    )
+    try:
+        pending = collections.deque(
+            executor.submit(_render_shard, bounds)
+            for bounds in itertools.islice(shards, 2 * workers)
+        )
+        while pending:
+            rendered = pending.popleft().result()
+            for bounds in itertools.islice(shards, 1):
+                pending.append(executor.submit(_render_shard, bounds))
+            yield from rendered
+    finally:
+        # Also reached when the consumer stops early (generator closed).
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 @functools.lru_cache(maxsize=4)
@@ -2024,6 +2223,7 @@ def examples(
     config: SyntheticSunConfig | None = None,
     kind: str = "active_region",
     split: str | None = "train",
+    workers: int = 1,
 ) -> Iterator[dict]:
     """Examples of the synthetic Sun as dicts, without TensorFlow.
 
@@ -2031,6 +2231,7 @@ def examples(
         config: a `SyntheticSunConfig` (defaults when None).
         kind: "full_disk", "active_region" or "sequence".
         split: "train", "validation", "test", or None / "all".
+        workers: processes that render; the examples do not depend on it.
 
     Yields:
         Feature dicts with the data contract's names (see
@@ -2046,7 +2247,7 @@ def examples(
         ['goes_class', 'image', 'latitude']
     """
     _check_kind(kind)
-    return simulate(config or SyntheticSunConfig()).examples(kind, split)
+    return simulate(config or SyntheticSunConfig()).examples(kind, split, workers)
 
 
 def example_key(example: dict) -> str:
