@@ -27,8 +27,9 @@ def pipeline_throughput(name, split: str = "train", task=None, batch_size: int =
 
     The raw read is `tf.data.TFRecordDataset` over the split's files with no
     parsing: the ceiling any pipeline over those files can reach. The pipeline
-    is measured for a first epoch (parse, decode, task map, batch; no cache)
-    and a cached epoch (what every later training epoch costs with
+    is measured for a first epoch (read, batch, one `parse_example` per batch,
+    task map; no cache) in stored order and shuffled (as training reads it),
+    and for a cached epoch (what every later training epoch costs with
     `cache=True`). Raw and first-epoch runs alternate `repeats` times and the
     medians count.
 
@@ -54,7 +55,7 @@ def pipeline_throughput(name, split: str = "train", task=None, batch_size: int =
     def count(batch):
         return int(batch[1].shape[0]) if isinstance(batch, tuple) else int(batch.shape[0])
 
-    raw_rates, first_rates = [], []
+    raw_rates, first_rates, shuffled_rates = [], [], []
     for _ in range(repeats):
         raw = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
         raw_rate, raw_images, _ = _images_per_second(raw.batch(batch_size), count)
@@ -62,12 +63,16 @@ def pipeline_throughput(name, split: str = "train", task=None, batch_size: int =
         data = pipeline.make_dataset(builder, split, task, batch_size=batch_size, cache=False)
         first_rate, images, _ = _images_per_second(data, count)
         first_rates.append(first_rate)
+        shuffled = pipeline.make_dataset(builder, split, task, batch_size=batch_size,
+                                         cache=False, shuffle=True)
+        shuffled_rates.append(_images_per_second(shuffled, count)[0])
     cached = pipeline.make_dataset(builder, split, task, batch_size=batch_size, cache=True)
     _images_per_second(cached, count)  # fills the cache
     cached_rate = statistics.median(
         _images_per_second(cached, count)[0] for _ in range(repeats)
     )
     raw_rate, first_rate = statistics.median(raw_rates), statistics.median(first_rates)
+    shuffled_rate = statistics.median(shuffled_rates)
     megabytes = sum(os.path.getsize(f) for f in files) / 1e6
     return {
         "dataset": builder.info.full_name,
@@ -77,7 +82,9 @@ def pipeline_throughput(name, split: str = "train", task=None, batch_size: int =
         "raw_tfrecord_images_per_s": raw_rate,
         "pipeline_first_epoch_images_per_s": first_rate,
         "pipeline_cached_epoch_images_per_s": cached_rate,
+        "pipeline_shuffled_first_epoch_images_per_s": shuffled_rate,
         "first_epoch_over_raw": first_rate / raw_rate,
+        "shuffled_first_epoch_over_raw": shuffled_rate / raw_rate,
         "cached_epoch_over_raw": cached_rate / raw_rate,
         "raw_images_checked": raw_images,
     }
@@ -189,14 +196,17 @@ def file_pipeline_throughput(kind: str, paths, batch_size: int = 32, repeats: in
 
     Raw read: `tf.io.read_file` of every file, batched (the bytes, no decoding):
     the ceiling of any pipeline over these files. Pipeline: read, decode
-    (`tf.io.decode_jpeg`; FITS through astropy in `tf.numpy_function`), cast to
-    float32, batch, prefetch, AUTOTUNE parallelism. Each run reads the files
-    over and over up to `reads` images (runs of a few tenths of a second, not
-    a few hundredths); raw and pipeline runs alternate `repeats` times, and the
-    medians count (files are in the page cache for both).
+    (`tf.io.decode_jpeg`; FITS: `flarekit.data.fits_decode.fits_image_dataset`,
+    graph ops over batches of file bytes), cast to float32, batch, prefetch,
+    AUTOTUNE parallelism. For FITS, the astropy route (astropy in
+    `tf.numpy_function`, the decoder's fallback for compressed files) is
+    measured in the same rounds. Each run reads the files over and over up to
+    `reads` images (runs of a few tenths of a second, not a few hundredths);
+    raw and pipeline runs alternate `repeats` times, and the medians count
+    (files are in the page cache for both).
 
     Returns:
-        dict with images/s of each and their ratio.
+        dict with images/s of each and their ratios.
     """
     import tensorflow as tf
 
@@ -207,36 +217,49 @@ def file_pipeline_throughput(kind: str, paths, batch_size: int = 32, repeats: in
     def raw():
         return names.map(tf.io.read_file, num_parallel_calls=autotune).batch(batch_size)
 
+    def with_astropy():
+        def decode(path):
+            image = tf.numpy_function(_read_fits_array, [path], tf.float32)
+            return tf.ensure_shape(image, (None, None))
+
+        return (names.map(decode, num_parallel_calls=autotune)
+                .batch(batch_size).prefetch(autotune))
+
     def decoded():
         if kind == "jpeg":
             def decode(path):
                 image = tf.io.decode_jpeg(tf.io.read_file(path), channels=1)
                 return tf.cast(image, tf.float32)
-        else:
-            def decode(path):
-                image = tf.numpy_function(_read_fits_array, [path], tf.float32)
-                return tf.ensure_shape(image, (None, None))
 
-        return (names.map(decode, num_parallel_calls=autotune)
-                .batch(batch_size).prefetch(autotune))
+            return (names.map(decode, num_parallel_calls=autotune)
+                    .batch(batch_size).prefetch(autotune))
+        from flarekit.data import fits_decode
+
+        return fits_decode.fits_image_dataset(names, batch_size)
 
     def count(batch):
         return int(batch.shape[0])
 
-    raw_rates, pipeline_rates = [], []
+    raw_rates, pipeline_rates, astropy_rates = [], [], []
     for _ in range(repeats):
         raw_rates.append(_images_per_second(raw(), count)[0])
         pipeline_rates.append(_images_per_second(decoded(), count)[0])
+        if kind == "fits":
+            astropy_rates.append(_images_per_second(with_astropy(), count)[0])
     import statistics
 
     raw_rate, pipeline_rate = statistics.median(raw_rates), statistics.median(pipeline_rates)
-    return {
+    result = {
         "format": kind,
         "files": len(paths),
         "raw_images_per_s": raw_rate,
         "pipeline_images_per_s": pipeline_rate,
         "pipeline_over_raw": pipeline_rate / raw_rate,
     }
+    if astropy_rates:
+        result["astropy_images_per_s"] = statistics.median(astropy_rates)
+        result["astropy_over_raw"] = result["astropy_images_per_s"] / raw_rate
+    return result
 
 
 # ---- training throughput -------------------------------------------------------
@@ -353,16 +376,27 @@ def training_throughput(name: str, precisions=("float32", "mixed_bfloat16"),
 
 
 def sampler_timing(samplers=("ddim", "dpmpp", "ddpm"), steps=(5, 10, 20, 40),
-                   images: int = 8, rounds: int = 3) -> list:
-    """Wall time per generated image against sampling steps, per sampler.
+                   images: int = 8, rounds: int = 3,
+                   ratio_settings=(("ddpm", 1000), ("dpmpp", 20)),
+                   ratio_images: int = 4, ratio_shape=(16, 16, 2)) -> list:
+    """Wall time per generated image against sampling steps, per sampler, and the
+    wall-time ratio of two settings (DDPM 1000 against DPM-Solver++ 20).
 
     One `DiffusionModel` around a small UNet (32x32x2, widths 32/64/128),
     untrained (the cost of a step does not depend on the weights); the
     compiled sampling loop is warmed up once per sampler, then the step counts
     are timed in `rounds` interleaved rounds and the median counts.
 
+    The ratio uses a smaller UNet (`ratio_shape`, widths 16/32) and
+    `ratio_images` images, the same network and batch for both settings,
+    timed back to back in each round: with no per-call or per-step sampler
+    overhead it equals the ratio of network evaluations (50 for 1000 / 20).
+
     Returns:
-        One dict per (sampler, steps): seconds_per_image, compile_s.
+        One dict per (sampler, steps): kind "steps", seconds_per_image,
+        compile_s; then one per ratio setting: kind "ratio", seconds_per_call
+        (median wall), seconds_rounds, cpu_seconds_per_call (median process
+        CPU time), images, shape, evaluations.
     """
     import statistics
 
@@ -387,9 +421,34 @@ def sampler_timing(samplers=("ddim", "dpmpp", "ddpm"), steps=(5, 10, 20, 40),
                 model.generate(condition, sampler=sampler, num_steps=count, physical=False)
                 walls[count].append(time.perf_counter() - started)
         for count in steps:
-            rows.append({"sampler": sampler, "steps": count,
+            rows.append({"kind": "steps", "sampler": sampler, "steps": count,
                          "seconds_per_image": statistics.median(walls[count]) / images,
                          "compile_s": warm_up["compile_s"]})
+    if ratio_settings:
+        small = DiffusionModel(build_unet(tuple(ratio_shape), widths=(16, 32)),
+                               preprocessing=[keras.layers.Identity()])
+        condition = np.arange(ratio_images) % 6
+        for sampler, _ in ratio_settings:
+            small.generate(condition, sampler=sampler, num_steps=2, physical=False)
+        walls = {setting: [] for setting in ratio_settings}
+        # Process CPU time beside wall time: on a shared machine it counts this
+        # process's work only, so its ratio is the steadier of the two.
+        cpus = {setting: [] for setting in ratio_settings}
+        for _ in range(rounds):
+            for sampler, count in ratio_settings:
+                started, started_cpu = time.perf_counter(), time.process_time()
+                small.generate(condition, sampler=sampler, num_steps=count,
+                               physical=False)
+                walls[(sampler, count)].append(time.perf_counter() - started)
+                cpus[(sampler, count)].append(time.process_time() - started_cpu)
+        for (sampler, count), seconds in walls.items():
+            rows.append({"kind": "ratio", "sampler": sampler, "steps": count,
+                         "seconds_per_call": statistics.median(seconds),
+                         "seconds_rounds": seconds,
+                         "cpu_seconds_per_call": statistics.median(
+                             cpus[(sampler, count)]),
+                         "images": ratio_images,
+                         "shape": list(ratio_shape), "evaluations": count})
     return rows
 
 
@@ -508,9 +567,93 @@ def _machine() -> dict:
     import keras
     import tensorflow as tf
 
+    from flarekit.experiments import precision
+
+    flags = precision.cpu_flags()
+    named = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
     return {"cpus": os.cpu_count(), "load_average": os.getloadavg(),
             "python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__}
+            "keras": keras.__version__, "cpu_flags": named,
+            "auto_precision": precision.choose_policy("auto", tpus=0, gpus=[])}
+
+
+def runner_overhead(steps: int = 200, batch_size: int = 32, rounds: int = 3,
+                    workdir=None) -> dict:
+    """The runner's training step rate against a plain `model.fit`.
+
+    Same network (the starter CNN, 64x64x4, float32), same in-memory batches,
+    same validation batches, `steps` steps an epoch. Plain: `model.fit(...,
+    verbose=0)`. Runner: `Experiment.fit`, i.e. the runner's callbacks (atomic
+    checkpoints of every epoch, history, state, TensorBoard) and fit
+    arguments. Each is warmed up once (tracing), then the two alternate for
+    `rounds` rounds; the medians count.
+
+    Returns:
+        {"steps", "batch_size", "plain_steps_per_s", "runner_steps_per_s",
+        "runner_over_plain"}.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from flarekit import models
+    from flarekit.experiments import load_config, runner
+
+    starter = (Path(__file__).resolve().parents[1] / "network_models"
+               / "xray_flux_forecast" / "starting_point")
+    config = load_config(starter, overrides={"epochs": 1, "verbose": 0,
+                                             "mixed_precision": "float32"})
+    keras.mixed_precision.set_global_policy("float32")
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(batch_size * 8, 64, 64, 4)).astype("float32")
+    labels = (rng.random(batch_size * 8) < 0.2).astype("float32")
+    batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
+    train = batches.repeat().take(steps).cache()
+    validation = batches.take(2).cache()
+
+    def network():
+        keras.utils.set_random_seed(0)
+        model = models.build_cnn(input_shape=(64, 64, 4), filters=config.filters,
+                                 dense_units=config.dense_units, dropout=config.dropout,
+                                 head=keras.layers.Dense(1, activation="sigmoid",
+                                                         name="forecast"),
+                                 name="runner_overhead_cnn")
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
+                      metrics=[keras.metrics.AUC(name="auc")])
+        return model
+
+    scratch = Path(workdir or tempfile.mkdtemp(prefix="flarekit_runner_bench_"))
+
+    def plain(model):
+        started = time.perf_counter()
+        model.fit(train, validation_data=validation, epochs=1, verbose=0)
+        return time.perf_counter() - started
+
+    def through_runner(model, index):
+        run_dir = scratch / f"run_{index}"
+        (run_dir / "checkpoints").mkdir(parents=True)
+        experiment = runner.Experiment(config, None, run_dir, name="bench")
+        experiment.strategy = tf.distribute.get_strategy()
+        experiment.train, experiment.validation = train, validation
+        experiment.class_weight = lambda: None
+        experiment.train_examples = lambda: steps * batch_size
+        return experiment.fit(model, {})
+
+    plain_model, runner_model = network(), network()
+    plain(plain_model)  # tracing
+    through_runner(runner_model, "warm")
+    timings = {"plain": [], "runner": []}
+    for index in range(rounds):
+        timings["plain"].append(plain(plain_model))
+        timings["runner"].append(through_runner(runner_model, index))
+    plain_rate = steps / float(np.median(timings["plain"]))
+    runner_rate = steps / float(np.median(timings["runner"]))
+    return {"steps": steps, "batch_size": batch_size, "rounds": rounds,
+            "plain_steps_per_s": plain_rate, "runner_steps_per_s": runner_rate,
+            "runner_over_plain": runner_rate / plain_rate}
 
 
 def run_all(output="BENCHMARKS.md", workdir=None, quick: bool = False) -> dict:
@@ -555,6 +698,10 @@ def run_all(output="BENCHMARKS.md", workdir=None, quick: bool = False) -> dict:
                                          images=2 if quick else 8,
                                          rounds=1 if quick else 3)
     print("bench: sampling", results["sampling"], flush=True)
+    results["runner"] = runner_overhead(steps=20 if quick else 200,
+                                        rounds=1 if quick else 3,
+                                        workdir=scratch / "runner")
+    print("bench: runner", results["runner"], flush=True)
     results["memory"] = peak_memory(scratch / "memory", base_examples=base)
     print("bench: memory", results["memory"], flush=True)
     results["machine_after"] = _machine()
@@ -582,7 +729,9 @@ def benchmarks_markdown(results: dict) -> str:
             "Written by `make bench` (`tools/benchmarks/run_all.py` over "
             f"`flarekit.benchmarks`) in {results['total_s'] / 60:.1f} minutes on a "
             f"{before['cpus']}-core CPU, no GPU; Python {before['python']}, TensorFlow "
-            f"{before['tensorflow']}, Keras {before['keras']}."
+            f"{before['tensorflow']}, Keras {before['keras']}; CPU flags "
+            f"{', '.join(before.get('cpu_flags', [])) or 'unknown'} (\"auto\" precision "
+            f"here: {before.get('auto_precision', ['?'])[0]})."
         ),
         "",
         f"The CPU was shared with other work while this ran (1-minute load average {load}),",
@@ -594,21 +743,43 @@ def benchmarks_markdown(results: dict) -> str:
         "",
         "Raw read: the files' bytes only (`tf.io.read_file`, or `TFRecordDataset` without",
         "parsing): the ceiling of any pipeline over them. Pipeline: read, decode, batch, prefetch",
-        "with AUTOTUNE (JPEG: `tf.io.decode_jpeg`; FITS: astropy in `tf.numpy_function`;",
-        "TFRecord: `flarekit.data.pipeline.make_dataset` with the binary task map over a TFDS",
-        "dataset of 64 KiB float32 images, a first epoch without cache and a cached epoch).",
+        "with AUTOTUNE (JPEG: `tf.io.decode_jpeg`; FITS: `flarekit.data.fits_decode`, graph",
+        "ops over batches of file bytes, and beside it astropy in `tf.numpy_function`, the",
+        "decoder's fallback for compressed files; TFRecord: `flarekit.data.pipeline.make_dataset`",
+        "with the binary task map over a TFDS dataset of 64 KiB float32 images: serialized",
+        "records batched, one `tf.io.parse_example` per batch, a first epoch without cache in",
+        "stored order and shuffled, and a cached epoch).",
         "Each JPEG/FITS run reads the 512 files 4 times (2,048 images); raw and pipeline runs",
         "alternate five times and the medians count. Files are in the page cache.",
         "",
+        "Ceilings. A TFRecord pipeline that parses a batch in one op reaches the raw read; a",
+        "cached epoch skips reading and parsing, so it passes it. A FITS decode cannot reach",
+        "the raw read: it copies every byte a few more times (the data out of the file, then",
+        "byte-swapped from big-endian into numbers, which alone costs about a raw read), so",
+        "its honest ceiling is about 0.4 of the raw read; astropy spends ~95 % of a small",
+        "file's time parsing its header in Python under the GIL, so parallel calls do not",
+        "help it.",
+        "",
     ]
-    rows = [[f["format"].upper() + f" ({f['files']} files, 256x256)",
-             f"{f['pipeline_over_raw']:.3f}", f"{f['pipeline_images_per_s']:,.0f}",
-             f"{f['raw_images_per_s']:,.0f}"] for f in results["files"]]
+    rows = []
+    for f in results["files"]:
+        name = f["format"].upper() + f" ({f['files']} files, 256x256)"
+        rows.append([name + (", TensorFlow ops" if "astropy_over_raw" in f else ""),
+                     f"{f['pipeline_over_raw']:.3f}", f"{f['pipeline_images_per_s']:,.0f}",
+                     f"{f['raw_images_per_s']:,.0f}"])
+        if "astropy_over_raw" in f:
+            rows.append([name + ", astropy", f"{f['astropy_over_raw']:.3f}",
+                         f"{f['astropy_images_per_s']:,.0f}", f"{f['raw_images_per_s']:,.0f}"])
     record = results["tfrecord"]
     name = f"TFRecord, first epoch ({record['images']} examples of {record['dataset']})"
     rows.append([name, f"{record['first_epoch_over_raw']:.3f}",
                  f"{record['pipeline_first_epoch_images_per_s']:,.0f}",
                  f"{record['raw_tfrecord_images_per_s']:,.0f}"])
+    if "shuffled_first_epoch_over_raw" in record:
+        rows.append(["TFRecord, first epoch shuffled",
+                     f"{record['shuffled_first_epoch_over_raw']:.3f}",
+                     f"{record['pipeline_shuffled_first_epoch_images_per_s']:,.0f}",
+                     f"{record['raw_tfrecord_images_per_s']:,.0f}"])
     rows.append(["TFRecord, cached epoch", f"{record['cached_epoch_over_raw']:.3f}",
                  f"{record['pipeline_cached_epoch_images_per_s']:,.0f}",
                  f"{record['raw_tfrecord_images_per_s']:,.0f}"])
@@ -625,6 +796,9 @@ def benchmarks_markdown(results: dict) -> str:
         "patch 8, 4 layers of width 64, batch 32; video: `build_video_transformer`",
         "factorised, 16x32x32x4 clips, tubelets 2x8x8, 4 layers, batch 8; UNet: `build_unet`",
         "32x32x2, widths 32/64/128, in `DiffusionModel`, batch 16.",
+        "mixed_bfloat16 rows hold for the CPU flags named above only: a CPU without",
+        "avx512_bf16 or amx_bf16 emulates bfloat16 (10-16x slower than float32 on a",
+        "2-core AVX2 EPYC), which is why `mixed_precision = \"auto\"` picks float32 there.",
         "",
     ]
     rows = []
@@ -648,9 +822,10 @@ def benchmarks_markdown(results: dict) -> str:
         "is all network evaluations scales as steps / fewest steps.",
         "",
     ]
+    step_rows = [r for r in results["sampling"] if r.get("kind", "steps") == "steps"]
     rows = []
-    for row in results["sampling"]:
-        first = next(r for r in results["sampling"] if r["sampler"] == row["sampler"])
+    for row in step_rows:
+        first = next(r for r in step_rows if r["sampler"] == row["sampler"])
         rows.append([row["sampler"], row["steps"],
                      f"{row['seconds_per_image'] / first['seconds_per_image']:.2f}",
                      f"{row['steps'] / first['steps']:.0f}",
@@ -658,6 +833,24 @@ def benchmarks_markdown(results: dict) -> str:
                      f"{row['seconds_per_image'] * 1000 / row['steps']:.2f}"])
     lines += _table(["sampler", "steps", "time / fewest steps", "steps / fewest steps",
                      "ms per image", "ms per image per step"], rows)
+    ratio_rows = [r for r in results["sampling"] if r.get("kind") == "ratio"]
+    if len(ratio_rows) == 2:
+        long, short = ratio_rows
+        ratio_text = (
+            f"Whole-call ratio {long['sampler']} {long['steps']} against "
+            f"{short['sampler']} {short['steps']} on one network and batch "
+            f"({long['images']} images, {'x'.join(map(str, long['shape']))} UNet, "
+            "widths 16/32; back to back in each round, median): "
+            f"**{long['seconds_per_call'] / short['seconds_per_call']:.1f}x** wall time "
+            f"for {long['evaluations'] / short['evaluations']:.0f}x the network "
+            f"evaluations ({long['seconds_per_call']:.2f} s against "
+            f"{short['seconds_per_call']:.3f} s); process CPU time ratio "
+            f"{long['cpu_seconds_per_call'] / short['cpu_seconds_per_call']:.1f}x. "
+            "Below the evaluation ratio means "
+            "fixed per-call cost or per-step sampler work; the loop draws its noise "
+            "statelessly and the compiled function is called without a trace lookup."
+        )
+        lines += [ratio_text, ""]
 
     lines += [
         "## Peak memory as the dataset grows",

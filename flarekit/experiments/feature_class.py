@@ -35,16 +35,11 @@ class FeatureClassExperiment(Experiment):
 
     # ---- data -------------------------------------------------------------
     def prepare_data(self):
-        import time
 
         from flarekit.data import pipeline, tasks
 
         config = self.config
-        started = time.perf_counter()
-        self.builder = pipeline.get_builder(config.dataset, config.data_dir or None)
-        self.timings["prepare_data_s"] = time.perf_counter() - started
-        self.metadata = dict(self.builder.info.metadata or {})
-        self.channel_names = pipeline.channel_names(self.builder)
+        self.load_dataset()
         label_feature = self.config["label_feature"]
         if label_feature not in self.builder.info.features:
             raise ValueError(
@@ -99,8 +94,6 @@ class FeatureClassExperiment(Experiment):
         """One row per sample of `split`: metadata, label and class probabilities."""
         import pandas as pd
 
-        from flarekit.data import pipeline
-
         features = self.builder.info.features
         wanted = (
             "timestamp",
@@ -110,14 +103,7 @@ class FeatureClassExperiment(Experiment):
             "goes_class",
         )
         keep = [key for key in wanted if key in features] + [self.task.label_feature]
-        data = pipeline.make_dataset(
-            self.builder,
-            split,
-            task=self.task,
-            batch_size=self.config.batch_size * 4,
-            cache=False,
-            keep_features=keep,
-        )
+        data = self.prediction_data(split, keep)
         output, columns = predict_with_features(
             model, data, keep, len(self.task.class_names)
         )
@@ -173,9 +159,7 @@ class FeatureClassExperiment(Experiment):
             figure = attention.plot_vit_attention(
                 images, maps, titles, channel=0, channel_name=self._channel_name(0)
             )
-            save_figure(
-                figure, self.run_dir / "figures" / "attention_rollout.png"
-            )
+            save_figure(figure, self.run_dir / "figures" / "attention_rollout.png")
             lines += [
                 (
                     "Attention rollout (Abnar & Zuidema 2020) of test patches; titles "

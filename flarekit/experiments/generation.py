@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +61,7 @@ class DiffusionExperiment(Experiment):
         from flarekit.data import pipeline, tasks
 
         config = self.config
-        started = time.perf_counter()
-        self.builder = pipeline.get_builder(config.dataset, config.data_dir or None)
-        self.timings["prepare_data_s"] = time.perf_counter() - started
-        self.metadata = dict(self.builder.info.metadata or {})
-        self.channel_names = pipeline.channel_names(self.builder)
+        self.load_dataset()
         channel_indices = tasks.channel_indices_for(config.channels, self.channel_names)
         self.task = tasks.generation(config.condition, channel_indices)
         common = {
@@ -80,19 +75,9 @@ class DiffusionExperiment(Experiment):
         )
         self.validation = pipeline.make_dataset(self.builder, "validation", **common)
 
-    def adapt_normalization(self, model) -> None:
+    def adapt_normalization(self, model, data=None) -> None:
         """Normalisation statistics from a strided subset of training images."""
-        from flarekit.data import pipeline
-
-        samples = self.builder.info.splits["train"].num_examples
-        stride = max(1, samples // max(1, self.config.normalization_samples))
-        data = (
-            pipeline.make_dataset(
-                self.builder, "train", task=self.task, batch_size=None, cache=False
-            )
-            .shard(stride, 0)
-            .batch(256)
-        )
+        data = self.normalization_data() if data is None else data
         model.adapt_normalization(inputs["images"] for inputs, _ in data)
 
     def compile(self, model):

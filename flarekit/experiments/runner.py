@@ -73,6 +73,15 @@ from flarekit.experiments.precision import choose_policy
 from flarekit.io import write_csv_atomic, write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
+# Features written beside each prediction when the dataset has them.
+PREDICTION_FEATURES = (
+    "timestamp",
+    "region",
+    "peak_flux",
+    "previous_peak_flux",
+    "goes_class",
+    "probability",
+)
 TIMINGS_FILE = "timings.json"
 # config.json: the resolved config, plus what was decided at run time from the
 # machine (not config keys: a resumed run may run on another machine).
@@ -551,8 +560,10 @@ class Experiment:
         )
 
     # ---- data -------------------------------------------------------------
-    def prepare_data(self):
-        from flarekit.data import pipeline, tasks
+    def load_dataset(self):
+        """The dataset builder (prepared on first use), its metadata and channel
+        names; every trainer's `prepare_data` starts here."""
+        from flarekit.data import pipeline
 
         config = self.config
         started = time.perf_counter()
@@ -560,6 +571,13 @@ class Experiment:
         self.timings["prepare_data_s"] = time.perf_counter() - started
         self.metadata = dict(self.builder.info.metadata or {})
         self.channel_names = pipeline.channel_names(self.builder)
+        return self.builder
+
+    def prepare_data(self):
+        from flarekit.data import pipeline, tasks
+
+        config = self.config
+        self.load_dataset()
         self.task = tasks.from_config(config, self.channel_names)
         splits = self.builder.info.splits
         for split in ("train", "validation", "test"):
@@ -625,11 +643,26 @@ class Experiment:
         )
         return model
 
-    def adapt_normalization(self, model) -> None:
-        """Fit every ChannelNormalization layer on training-split inputs only."""
+    def normalization_data(self):
+        """Batches of a strided subset of the training split: statistics that
+        cover the whole training period, not just its start."""
+        from flarekit.data import pipeline
+
+        samples = self.builder.info.splits["train"].num_examples
+        stride = max(1, samples // max(1, self.config.normalization_samples))
+        return (
+            pipeline.make_dataset(
+                self.builder, "train", task=self.task, batch_size=None, cache=False
+            )
+            .shard(stride, 0)
+            .batch(256)
+        )
+
+    def adapt_normalization(self, model, data=None) -> None:
+        """Fit every ChannelNormalization layer of `model` on `data` (default:
+        `normalization_data()`), training inputs only."""
         import keras
 
-        from flarekit.data import pipeline
         from flarekit.layers import ChannelNormalization
 
         layers = [
@@ -639,16 +672,7 @@ class Experiment:
         ]
         if not layers:
             return
-        samples = self.builder.info.splits["train"].num_examples
-        stride = max(1, samples // max(1, self.config.normalization_samples))
-        # A strided subset covers the whole training period, not just its start.
-        data = (
-            pipeline.make_dataset(
-                self.builder, "train", task=self.task, batch_size=None, cache=False
-            )
-            .shard(stride, 0)
-            .batch(256)
-        )
+        data = self.normalization_data() if data is None else data
         for layer in layers:
             upstream = keras.Model(model.inputs, layer.input)
             layer.adapt(upstream.predict_on_batch(x) for x, _ in data)
@@ -706,23 +730,22 @@ class Experiment:
         write_text_atomic(self.run_dir / "summary.txt", text)
 
     # ---- evaluation -------------------------------------------------------
+    def kept_features(self) -> list:
+        """The features carried beside each prediction, of those the dataset has."""
+        return [key for key in PREDICTION_FEATURES if key in self.builder.info.features]
+
     def predictions(self, model, split: str):
         """One row per sample of `split`: metadata, label and the model's output."""
-        import pandas as pd
+        keep = self.kept_features()
+        return self.prediction_frame(
+            model, self.prediction_data(split, keep), split, keep
+        )
 
-        from flarekit.data import goes, pipeline
+    def prediction_data(self, split: str, keep):
+        """`split` in large unshuffled batches, with the `keep` features beside."""
+        from flarekit.data import pipeline
 
-        features = self.builder.info.features
-        wanted = [
-            "timestamp",
-            "region",
-            "peak_flux",
-            "previous_peak_flux",
-            "goes_class",
-            "probability",
-        ]
-        keep = [key for key in wanted if key in features]
-        data = pipeline.make_dataset(
+        return pipeline.make_dataset(
             self.builder,
             split,
             task=self.task,
@@ -730,6 +753,15 @@ class Experiment:
             cache=False,
             keep_features=keep,
         )
+
+    def prediction_frame(self, model, data, split: str, keep):
+        """predictions.csv rows of `model` over `data` (batches of `(inputs,
+        targets, features)`): the kept features, the task's label and output
+        columns, and the synthetic Sun's true probability where known."""
+        import pandas as pd
+
+        from flarekit.data import goes
+
         output, columns = predict_with_features(
             model, data, keep, self.task.num_outputs
         )

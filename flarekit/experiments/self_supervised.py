@@ -133,11 +133,7 @@ class SimCLRExperiment(Experiment):
         subsets.ensure_training_split(
             config.pretrain_split, "self-supervised pretraining"
         )
-        started = time.perf_counter()
-        self.builder = pipeline.get_builder(config.dataset, config.data_dir or None)
-        self.timings["prepare_data_s"] = time.perf_counter() - started
-        self.metadata = dict(self.builder.info.metadata or {})
-        self.channel_names = pipeline.channel_names(self.builder)
+        self.load_dataset()
         self.task = tasks.from_config(config, self.channel_names)
         common = dict(task=self.task, batch_size=config.batch_size, seed=config.seed)
         self.train = pipeline.make_dataset(

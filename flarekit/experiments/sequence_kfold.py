@@ -45,7 +45,7 @@ from flarekit.experiments.checkpoints import (
     resume_point,
 )
 from flarekit.experiments.config import ConfigError
-from flarekit.experiments.runner import Experiment, predict_with_features, set_seed
+from flarekit.experiments.runner import Experiment, set_seed
 from flarekit.io import write_csv_atomic, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -133,11 +133,7 @@ class SequenceKFoldExperiment(Experiment):
 
         config = self.config
         self.oversampled, self.transforms = self.check_protocol()
-        started = time.perf_counter()
-        self.builder = pipeline.get_builder(config.dataset, config.data_dir or None)
-        self.timings["prepare_data_s"] = time.perf_counter() - started
-        self.metadata = dict(self.builder.info.metadata or {})
-        self.channel_names = pipeline.channel_names(self.builder)
+        self.load_dataset()
         self.task = tasks.from_config(config, self.channel_names)
         wanted = [
             "timestamp",
@@ -202,25 +198,11 @@ class SequenceKFoldExperiment(Experiment):
     # ---- one fold ---------------------------------------------------------
     def adapt_fold_normalization(self, model, fold: int) -> None:
         """Fit ChannelNormalization on the fold's training samples only (trap 3)."""
-        import keras
-
-        from flarekit.layers import ChannelNormalization
-
-        layers = [
-            layer
-            for layer in model._flatten_layers()
-            if isinstance(layer, ChannelNormalization)
-        ]
-        if not layers:
-            return
         count = int(self.split.folds[fold].mask("train").sum())
         stride = max(1, count // max(1, self.config.normalization_samples))
         # Statistics of the observed samples, not of the oversampled copies.
         data = self.part(fold, "train", oversample=False, batch_size=None, cache=False)
-        data = data.shard(stride, 0).batch(64)
-        for layer in layers:
-            upstream = keras.Model(model.inputs, layer.input)
-            layer.adapt(upstream.predict_on_batch(x) for x, _ in data)
+        self.adapt_normalization(model, data.shard(stride, 0).batch(64))
 
     def fold_base_rate(self, fold: int) -> float:
         """Event rate of the fold's training samples, before oversampling."""
@@ -248,20 +230,7 @@ class SequenceKFoldExperiment(Experiment):
     def fold_predictions(self, model, fold: int, name: str):
         """predictions.csv rows of one part (the validation part as the model saw
         it: oversampled under "train_and_validation")."""
-        import pandas as pd
-
-        keep = [
-            key
-            for key in (
-                "timestamp",
-                "region",
-                "peak_flux",
-                "previous_peak_flux",
-                "goes_class",
-                "probability",
-            )
-            if key in self.builder.info.features
-        ]
+        keep = self.kept_features()
         data = self.part(
             fold,
             name,
@@ -269,15 +238,7 @@ class SequenceKFoldExperiment(Experiment):
             cache=False,
             keep_features=keep,
         )
-        output, columns = predict_with_features(
-            model, data, keep, self.task.num_outputs
-        )
-        frame = pd.DataFrame(
-            {"split": name, **{k: v for k, v in columns.items() if k != "probability"}}
-        )
-        frame["true_probability"] = self._true_probability(columns.get("probability"))
-        labels = self.task.labels_from_flux(frame["peak_flux"].to_numpy())
-        return self.task.prediction_columns(frame, output, labels)
+        return self.prediction_frame(model, data, name, keep)
 
     def fold_settings(self, fold: int) -> dict:
         settings = self.settings()
@@ -614,9 +575,7 @@ class SequenceKFoldExperiment(Experiment):
                     0
                 ],
             )
-            save_figure(
-                figure, self.run_dir / "figures" / f"attention_{index}.png"
-            )
+            save_figure(figure, self.run_dir / "figures" / f"attention_{index}.png")
 
 
 class _TrainTimer:
