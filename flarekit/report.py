@@ -30,11 +30,15 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 # json_safe and write_json_atomic live in flarekit.io; re-exported for callers.
-from flarekit.io import atomic_write, json_safe, write_json_atomic, write_text_atomic
+from flarekit.io import (
+    json_safe,
+    save_figure,
+    write_json_atomic,
+    write_text_atomic,
+)
 from flarekit.metrics.aggregate import (
     aggregate_runs,
     format_interval,
@@ -93,10 +97,7 @@ SETTING_ROWS = (
 
 
 def _save_figure(figure: Figure, path: Path) -> Path:
-    FigureCanvasAgg(figure)
-    return atomic_write(
-        path, lambda stream: figure.savefig(stream, format="png", dpi=110), mode="wb"
-    )
+    return save_figure(figure, path)
 
 
 # ------------------------------------------------------------- figures ---

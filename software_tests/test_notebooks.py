@@ -5,7 +5,6 @@ notebook exists in notebooks/ but is missing from NOTEBOOKS.
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest

@@ -10,13 +10,13 @@ Writes `study.md` and `study.json` (the sampler table: DDPM 1000, DDIM 50 and
 FID + floor, cluster metrics and conditional consistency; the speed-up of
 DPM-Solver++ 20 over DDPM 1000; a second FID from a SimCLR encoder
 pretrained on the same dataset and channels when one exists; the rebalancing experiment, mean +- sd over
-seeds) and contact sheets in `figures/`. Logic: `flarekit.generative_study`.
+seeds) and contact sheets in `figures/`. Logic: `flarekit.studies.generative`.
 """
 
 import argparse
 import time
 
-from flarekit import generative_study
+from flarekit.studies import generative as generative_study
 from flarekit.experiments import parse_override
 
 

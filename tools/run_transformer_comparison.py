@@ -75,7 +75,7 @@ THROUGHPUT = [
 def throughput(steps: int) -> dict:
     """Training samples/s of each network at its study's sizes, back to back, and of
     keras-cv's VideoSwin on the same clips."""
-    from flarekit.benchmarks import model_training_throughput
+    from flarekit.studies.benchmarks import model_training_throughput
 
     networks = [(title, *STUDIES[study][index]) for title, study, index in THROUGHPUT]
     swin = {**SEQUENCES, "architecture": "video_swin", "tubelet_size": (2, 4, 4)}

@@ -9,10 +9,13 @@ Example:
     >>> sampler = diffusion.get_sampler("dpmpp", diffusion.CosineSchedule(), "velocity")
     >>> images = diffusion.sample_loop(predict, sampler, noise, sampler.timesteps(20))
 
-The built-in samplers register themselves when their modules are imported
-here; a new sampler is one more file with `@register_sampler` (and one
-import line below, or an import by whoever uses it).
+Samplers register themselves when their modules are imported, and every
+module of this package is imported here: a new sampler is one more file in
+this folder with a `Sampler` subclass decorated `@register_sampler`.
 """
+
+import importlib as _importlib
+import pkgutil as _pkgutil
 
 from flarekit.diffusion.ddim import DDIMSampler
 from flarekit.diffusion.ddpm import DDPMSampler
@@ -60,3 +63,8 @@ __all__ = [
     "schedule_from_config",
     "spacing_names",
 ]
+
+# Import every module of the package, so that a sampler added as one file
+# registers itself without an import line here.
+for _module in _pkgutil.iter_modules(__path__):
+    _importlib.import_module(f"{__name__}.{_module.name}")

@@ -237,7 +237,7 @@ def _check_shapes(config: dict, source: str) -> None:
         "simclr",
         "finetune",
     ):
-        checks.append(("filters", 2 ** len(config["filters"]), size))
+        checks.append(("filters", 2 ** len(config["filters"]), generated))
     if isinstance(config.get("patch_size"), int) and config["patch_size"] > 0:
         checks.append(("patch_size", config["patch_size"], size))
     if config.get("widths") and config.get("trainer") == "diffusion":

@@ -225,7 +225,7 @@ def generation_report(results: dict) -> str:
         (
             "Scores of generated images (FID, cluster metrics, conditional "
             "consistency, sampler table) come from `tools/generative_study.py` "
-            "(see `flarekit.generative_study`)."
+            "(see `flarekit.studies.generative`)."
         ),
     ]
     if settings.get("smoke"):

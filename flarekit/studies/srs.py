@@ -879,9 +879,7 @@ def _forecast(
 
 def _reliability_figures(out_dir, y_test, probabilities, first, train_rate) -> dict:
     """figures/reliability_<name>.png for each forecaster but the constant ones."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from flarekit.io import atomic_write
+    from flarekit.io import save_figure
     from flarekit.metrics import reliability_curve
     from flarekit.report import plot_reliability
 
@@ -896,13 +894,7 @@ def _reliability_figures(out_dir, y_test, probabilities, first, train_rate) -> d
         figure.axes[0].set_title(
             f"{_LABELS.get(name, name)} (numbers: samples per bin)", fontsize=8
         )
-        FigureCanvasAgg(figure)
-        path = out_dir / "figures" / f"reliability_{name}.png"
-        atomic_write(
-            path,
-            lambda stream, figure=figure: figure.savefig(stream, format="png", dpi=110),
-            mode="wb",
-        )
+        path = save_figure(figure, out_dir / "figures" / f"reliability_{name}.png")
         saved[name] = {"path": str(path.relative_to(out_dir)), "curve": curve}
     return saved
 

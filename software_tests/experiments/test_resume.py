@@ -72,14 +72,10 @@ def experiment_folder(tmp_path_factory):
     shutil.copytree(STARTER, folder)
     network = folder / "network.py"
     text = network.read_text()
-    preprocessing = (
-        "preprocessing=layers.preprocessing_for(config.channels, declarations),"
-    )
+    preprocessing = "            *layers.preprocessing_for(config.channels, declarations),"
     assert preprocessing in text
     text = text.replace(
-        preprocessing,
-        "preprocessing=[BatchPacer(), *layers.preprocessing_for(config.channels, "
-        "declarations)],",
+        preprocessing, "            BatchPacer(),\n" + preprocessing
     ).replace("\n\ndef build_network", PACER + "\n\ndef build_network")
     network.write_text(text)
     return folder

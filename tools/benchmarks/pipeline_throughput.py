@@ -6,7 +6,7 @@
 import json
 import sys
 
-from flarekit.benchmarks import pipeline_throughput
+from flarekit.studies.benchmarks import pipeline_throughput
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "synthetic_sun/active_region"

@@ -7,7 +7,7 @@ About 15 minutes on a 2-core CPU; --quick checks the machinery in a few.
 
 import argparse
 
-from flarekit.benchmarks import run_all
+from flarekit.studies.benchmarks import run_all
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

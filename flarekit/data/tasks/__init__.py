@@ -32,6 +32,9 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flarekit.data.tasks.base import (
     FLUX_TOLERANCE,
     TASKS,
@@ -44,6 +47,12 @@ from flarekit.data.tasks.generation import GenerationTask
 from flarekit.data.tasks.multiclass import DEFAULT_MULTICLASS, MulticlassTask
 from flarekit.data.tasks.regression import RegressionTask
 from flarekit.data.tasks.sequence import SequenceTask
+
+
+# Import every module of the package, so that a task added as one file here
+# registers itself without an import line.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def registered_names() -> tuple:

@@ -544,7 +544,7 @@ def peak_memory(data_dir, base_examples: int = 256, factors=(1, 4, 16)) -> list:
             # smaller split): the TF runtime's own memory grows a little with
             # the examples processed, which is not the data being held.
             epochs = 2 * max(factors) // factor
-            code = ("import json; from flarekit.benchmarks import memory_worker; "
+            code = ("import json; from flarekit.studies.benchmarks import memory_worker; "
                     f"print('RESULT', json.dumps(memory_worker({str(data_dir)!r}, "
                     f"{split!r}, {cache}, epochs={epochs})))")
             completed = subprocess.run([sys.executable, "-c", code], capture_output=True,
@@ -581,7 +581,8 @@ def runner_overhead(steps: int = 200, batch_size: int = 32, rounds: int = 3,
                     workdir=None) -> dict:
     """The runner's training step rate against a plain `model.fit`.
 
-    Same network (the starter CNN, 64x64x4, float32), same in-memory batches,
+    Same network (the starter CNN on its binned 32x32x4 input, float32), same
+    in-memory batches,
     same validation batches, `steps` steps an epoch. Plain: `model.fit(...,
     verbose=0)`. Runner: `Experiment.fit`, i.e. the runner's callbacks (atomic
     checkpoints of every epoch, history, state, TensorBoard) and fit
@@ -608,7 +609,9 @@ def runner_overhead(steps: int = 200, batch_size: int = 32, rounds: int = 3,
                                              "mixed_precision": "float32"})
     keras.mixed_precision.set_global_policy("float32")
     rng = np.random.default_rng(0)
-    images = rng.normal(size=(batch_size * 8, 64, 64, 4)).astype("float32")
+    # The starter bins its 64x64 patches 2x2 before the convolutions.
+    size = 64 // config.bin_factor
+    images = rng.normal(size=(batch_size * 8, size, size, 4)).astype("float32")
     labels = (rng.random(batch_size * 8) < 0.2).astype("float32")
     batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
     train = batches.repeat().take(steps).cache()
@@ -616,7 +619,7 @@ def runner_overhead(steps: int = 200, batch_size: int = 32, rounds: int = 3,
 
     def network():
         keras.utils.set_random_seed(0)
-        model = models.build_cnn(input_shape=(64, 64, 4), filters=config.filters,
+        model = models.build_cnn(input_shape=(size, size, 4), filters=config.filters,
                                  dense_units=config.dense_units, dropout=config.dropout,
                                  head=keras.layers.Dense(1, activation="sigmoid",
                                                          name="forecast"),
@@ -727,7 +730,7 @@ def benchmarks_markdown(results: dict) -> str:
         "",
         (
             "Written by `make bench` (`tools/benchmarks/run_all.py` over "
-            f"`flarekit.benchmarks`) in {results['total_s'] / 60:.1f} minutes on a "
+            f"`flarekit.studies.benchmarks`) in {results['total_s'] / 60:.1f} minutes on a "
             f"{before['cpus']}-core CPU, no GPU; Python {before['python']}, TensorFlow "
             f"{before['tensorflow']}, Keras {before['keras']}; CPU flags "
             f"{', '.join(before.get('cpu_flags', [])) or 'unknown'} (\"auto\" precision "

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from flarekit import generative_study as gs
+from flarekit.studies import generative as gs
 from flarekit import models
 from flarekit.data import synthetic
 from flarekit.metrics.generative import frechet_distance
