@@ -173,6 +173,7 @@ RULES = {
     "weight_decay": (lambda v: v >= 0, "a number >= 0"),
     "label_fraction": (lambda v: 0 < v <= 1, "a share in (0, 1]"),
     "class_weight": _one_of("none", "balanced"),
+    "learning_rate_schedule": _one_of("constant", "cosine"),
     "mixed_precision": _one_of(*PRECISION_VALUES),
     "strategy": _one_of(*STRATEGIES),
     "verbose": _one_of("auto", 0, 1, 2),

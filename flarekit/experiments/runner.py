@@ -369,7 +369,7 @@ class Experiment:
     """
 
     # Config keys this trainer adds to `config.COMMON_DEFAULTS`, with defaults.
-    DEFAULTS: dict = {}
+    DEFAULTS: dict = {"learning_rate_schedule": "constant"}
     # The logged quantity whose minimum marks checkpoints/best.keras.
     monitor = "val_loss"
     # True: self.train holds the batches of every remaining epoch, each epoch's
@@ -637,11 +637,29 @@ class Experiment:
         import keras
 
         model.compile(
-            optimizer=keras.optimizers.Adam(self.config.learning_rate),
+            optimizer=keras.optimizers.Adam(self.learning_rate()),
             loss=self.task.loss(),
             metrics=self.task.metrics(),
         )
         return model
+
+    def learning_rate(self):
+        """`learning_rate`, constant or (`learning_rate_schedule = "cosine"`)
+        decayed to 0 over the run's optimizer steps: the last epochs take small
+        steps, so the checkpoint chosen on validation depends less on where one
+        noisy step left the weights. A resumed run continues the schedule (the
+        optimizer's step count is in the checkpoint)."""
+        import keras
+
+        config = self.config
+        if config.get("learning_rate_schedule", "constant") == "constant":
+            return config.learning_rate
+        steps = getattr(self, "steps_per_epoch", None) or -(
+            -self.train_examples() // config.batch_size
+        )
+        return keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=max(1, steps * config.epochs)
+        )
 
     def normalization_data(self):
         """Batches of a strided subset of the training split: statistics that

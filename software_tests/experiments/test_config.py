@@ -97,3 +97,21 @@ def test_command_line_config_error_is_one_line_exit_2_and_no_run_folder(tmp_path
     debug = subprocess.run(command + ["--debug"], capture_output=True, text=True, env=env,
                            timeout=300)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_cosine_learning_rate_schedule_decays_to_zero_over_the_run(tmp_path):
+    import keras
+
+    config = fx.load_config(
+        STARTER, overrides={"learning_rate_schedule": "cosine", "epochs": 4}
+    )
+    experiment = fx.Experiment(config, None, tmp_path)
+    experiment.steps_per_epoch = 10
+    schedule = experiment.learning_rate()
+    assert isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule)
+    assert float(schedule(0)) == pytest.approx(config.learning_rate)
+    assert float(schedule(40)) == pytest.approx(0.0, abs=1e-9)
+    constant = fx.Experiment(fx.load_config(STARTER), None, tmp_path)
+    assert constant.learning_rate() == config.learning_rate
+    with pytest.raises(fx.ConfigError, match="'constant', 'cosine'"):
+        fx.load_config(STARTER, overrides={"learning_rate_schedule": "step"})

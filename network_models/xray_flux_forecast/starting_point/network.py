@@ -3,6 +3,8 @@
 Run: python network_models/xray_flux_forecast/starting_point/network.py [--smoke]
 """
 
+import keras
+
 from flarekit import experiments, layers, models
 from flarekit.data import pipeline, tasks
 
@@ -17,7 +19,11 @@ def build_network(config):
         filters=config.filters,
         dense_units=config.dense_units,
         dropout=config.dropout,
-        preprocessing=layers.preprocessing_for(config.channels, declarations),
+        preprocessing=[
+            *layers.preprocessing_for(config.channels, declarations),
+            # Binning after normalisation: the statistics are those of the pixels.
+            keras.layers.AveragePooling2D(config.bin_factor, name="bin"),
+        ],
         head=models.build_head(task),
         name="flare_forecast_cnn",
     )
