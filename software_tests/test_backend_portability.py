@@ -165,6 +165,7 @@ CHILD = textwrap.dedent(
     started = time.perf_counter()
     assert keras.backend.backend() == "jax", keras.backend.backend()
     from flarekit import diffusion, layers, models, training
+    from flarekit.data import tasks
 
     folder = Path(sys.argv[1])
     settings = json.loads((folder / "settings.json").read_text())
@@ -190,7 +191,7 @@ CHILD = textwrap.dedent(
     # Every network builder, called once. A builder added to flarekit.models
     # without a case here fails the test rather than going unchecked.
     head = lambda: keras.layers.Dense(1, activation="sigmoid", name="head")
-    task = types.SimpleNamespace(kind="multiclass", num_outputs=3)
+    task = tasks.multiclass()  # a registered task builds its own head
     clip = np.abs(rng.normal(50.0, 20.0, (2, 4, 16, 16, 2))).astype("float32")
     unet_inputs = [
         rng.normal(size=(2, 8, 8, 2)).astype("float32"),
