@@ -601,10 +601,9 @@ def runner_overhead(steps: int = 200, batch_size: int = 32, rounds: int = 3,
     import tensorflow as tf
 
     from flarekit import models
-    from flarekit.experiments import load_config, runner
+    from flarekit.experiments import find_experiment, load_config, runner
 
-    starter = (Path(__file__).resolve().parents[1] / "network_models"
-               / "xray_flux_forecast" / "starting_point")
+    starter = find_experiment("xray_flux_forecast/starting_point")
     config = load_config(starter, overrides={"epochs": 1, "verbose": 0,
                                              "mixed_precision": "float32"})
     keras.mixed_precision.set_global_policy("float32")
