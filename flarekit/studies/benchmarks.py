@@ -854,6 +854,26 @@ def benchmarks_markdown(results: dict) -> str:
         )
         lines += [ratio_text, ""]
 
+    runner_result = results.get("runner")
+    if runner_result:
+        lines += [
+            "## The runner against a plain `model.fit`",
+            "",
+            "The starter CNN (32x32x4 after its 2x2 binning, float32, batch "
+            f"{runner_result['batch_size']}) on the same in-memory batches and validation "
+            f"batches, {runner_result['steps']} steps an epoch, warmed up once, then "
+            f"{runner_result['rounds']} interleaved rounds (median). Runner: "
+            "`Experiment.fit` with its callbacks (atomic checkpoint, history and state "
+            "every epoch; TensorBoard once an epoch). Goal: >= 0.95.",
+            "",
+        ]
+        lines += _table(
+            ["runner / plain", "runner steps/s", "plain steps/s", "goal"],
+            [[f"{runner_result['runner_over_plain']:.3f}",
+              f"{runner_result['runner_steps_per_s']:.2f}",
+              f"{runner_result['plain_steps_per_s']:.2f}", ">= 0.95"]],
+        )
+
     lines += [
         "## Peak memory as the dataset grows",
         "",
