@@ -4,8 +4,9 @@ Mixed bfloat16 pays only where the hardware multiplies bfloat16 natively: a
 TPU, a GPU of compute capability 8.0 or later (Ampere, Hopper), or a CPU
 with AVX512_BF16 or AMX. Elsewhere Keras and oneDNN emulate it, and on an
 AVX2-only CPU a training step runs 10-16x *slower* than in float32
-(measured on a 2-core AMD EPYC: 12-16 s against 0.9-1.3 s a step of the
-demo CNN). Older CUDA GPUs have fast float16 but no bfloat16.
+(reported in issue 12 from a 2-core AMD EPYC without avx512 flags: 12-16 s
+against 0.9-1.3 s a step of the unbinned demo CNN; not re-measured here, as
+no such CPU was available). Older CUDA GPUs have fast float16 but no bfloat16.
 
 `mixed_precision = "auto"` (the default of every starter) picks:
 
