@@ -54,6 +54,23 @@ def test_same_order_for_a_seed_across_constructions_and_cache(smoke_builder):
     assert first != other_seed and sorted(first) == sorted(other_seed)
 
 
+
+def test_streaming_shuffle_buffer_is_a_sixteenth_of_the_split(smoke_builder):
+    # A buffer as large as the split reads every record before the first batch
+    # (0.67x a raw read in make bench); 1/16 bounds that hold-up.
+    assert pipeline.stream_shuffle_buffer(4096) == 256
+    assert pipeline.stream_shuffle_buffer(10) == 64
+    assert pipeline.stream_shuffle_buffer(10**6) == 1024
+    # The default is that buffer: the same order as naming it explicitly.
+    count = smoke_builder.info.splits["train"].num_examples
+    default = _rows(_make(smoke_builder, shuffle=True, cache=False))
+    named = _rows(_make(smoke_builder, shuffle=True, cache=False,
+                        shuffle_buffer=pipeline.stream_shuffle_buffer(count)))
+    assert default == named
+    assert default != _rows(_make(smoke_builder, shuffle=True, cache=False, shuffle_buffer=1))
+    with pytest.raises(ValueError, match="shuffle_buffer"):
+        _make(smoke_builder, shuffle=True, shuffle_buffer=0)
+
 def test_resumed_epoch_is_the_uninterrupted_epoch_with_and_without_cache(smoke_builder):
     epochs = {cache: _rows(_make(smoke_builder, shuffle=True, epochs=(0, 3), cache=cache))
               for cache in (True, False)}
