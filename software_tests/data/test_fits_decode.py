@@ -198,7 +198,7 @@ def test_files_the_ops_do_not_decode_go_to_astropy(tmp_path):
         _assert_same(found, fits_decode.read_with_astropy(path))
     # With the default header search the long header decodes with graph ops.
     assert fits_decode.decodes_in_tensorflow(long_header)
-    # A batch mixing routes and BITPIX goes to astropy whole, in order.
+    # A batch may mix routes and BITPIX: each file takes its own, in order.
     int_image = str(tmp_path / "int16.fits")
     fits.PrimaryHDU(image.astype(np.int16)).writeto(int_image)
     batch = next(iter(fits_decode.fits_image_dataset([plain, rice, int_image, gzipped],
