@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flarekit.data.resample import sample_plane
+
 QUALITY_POLICIES = ("drop", "keep", "keep_and_flag")
 
 # Bits of the AIA and HMI QUALITY keyword that are named in the JSOC keyword
@@ -783,8 +785,6 @@ def resample_disk(image: SolarImage, size: int, margin: float = 0.05) -> SolarIm
         >>> round(small.geometry.radius, 1)
         30.5
     """
-    from scipy import ndimage
-
     if image.geometry is None:
         raise ValueError(f"{image.path}: resample_disk needs a helioprojective image.")
     if int(size) < 2:
@@ -793,25 +793,11 @@ def resample_disk(image: SolarImage, size: int, margin: float = 0.05) -> SolarIm
     geometry = image.geometry
     new_radius = size / 2.0 / (1.0 + margin)
     zoom = new_radius / geometry.radius  # output pixels per input pixel
-    data = image.data.astype(np.float64)
-    valid = np.isfinite(data)
-    filled = np.where(valid, data, 0.0)
-    if zoom < 1.0:
-        width = max(1, round(1.0 / zoom))
-        filled = ndimage.uniform_filter(filled, size=width, mode="constant")
-        weight = ndimage.uniform_filter(valid.astype(np.float64), size=width,
-                                        mode="constant")
-    else:
-        weight = valid.astype(np.float64)
     centre_out = (size - 1) / 2.0
     rows, cols = np.mgrid[:size, :size].astype(np.float64)
-    source_rows = geometry.centre_y + (rows - centre_out) / zoom
-    source_cols = geometry.centre_x + (cols - centre_out) / zoom
-    coordinates = np.stack([source_rows, source_cols])
-    sampled = ndimage.map_coordinates(filled, coordinates, order=1, cval=0.0)
-    sampled_weight = ndimage.map_coordinates(weight, coordinates, order=1, cval=0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        resampled = np.where(sampled_weight > 1e-3, sampled / sampled_weight, np.nan)
+    resampled = sample_plane(image.data, geometry.centre_y + (rows - centre_out) / zoom,
+                             geometry.centre_x + (cols - centre_out) / zoom, zoom,
+                             outside="constant")
     header = dict(image.header)
     scale_arcsec = geometry.arcsec_per_pixel / zoom
     unit = str(header.get("CUNIT1", "arcsec")).strip().lower() or "arcsec"

@@ -80,6 +80,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flarekit.data.resample import resample
+
 FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fts.gz", ".fit.gz")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 JP2_SUFFIXES = (".jp2", ".j2k", ".jpx")
@@ -797,37 +799,6 @@ def nonfinite_fraction(
 
 
 # ------------------------------------------------------------ resampling ---
-
-
-def resample(data: np.ndarray, height: int, width: int) -> np.ndarray:
-    """[H, W, C] -> [height, width, C]: box average when shrinking, then bilinear.
-
-    NaN pixels are left out of the averages and stay NaN only where no valid
-    pixel contributes (as `fits.resample_disk` does).
-    """
-    from scipy import ndimage
-
-    data = np.asarray(data, dtype=np.float64)
-    if data.shape[:2] == (height, width):
-        return data.astype(np.float32)
-    zoom_y, zoom_x = height / data.shape[0], width / data.shape[1]
-    rows = (np.arange(height) + 0.5) / zoom_y - 0.5
-    cols = (np.arange(width) + 0.5) / zoom_x - 0.5
-    grid = np.stack(np.meshgrid(rows, cols, indexing="ij"))
-    channels = []
-    for index in range(data.shape[-1]):
-        values = data[..., index]
-        valid = np.isfinite(values).astype(np.float64)
-        filled = np.where(valid > 0, values, 0.0)
-        box = (max(1, round(1 / zoom_y)), max(1, round(1 / zoom_x)))
-        if box != (1, 1):
-            filled = ndimage.uniform_filter(filled, size=box, mode="nearest")
-            valid = ndimage.uniform_filter(valid, size=box, mode="nearest")
-        sampled = ndimage.map_coordinates(filled, grid, order=1, mode="nearest")
-        weight = ndimage.map_coordinates(valid, grid, order=1, mode="nearest")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            channels.append(np.where(weight > 1e-3, sampled / weight, np.nan))
-    return np.stack(channels, axis=-1).astype(np.float32)
 
 
 # ------------------------------------------------------------- the model ---

@@ -37,14 +37,10 @@ def load_jpeg(path, size: int | None = None) -> np.ndarray:
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize a 2-D float image to size x size: block means when shrinking by
-    a whole factor (flux-preserving), bilinear otherwise."""
-    height, width = image.shape
-    if height == width and height % size == 0:
-        factor = height // size
-        return image.reshape(size, factor, size, factor).mean(axis=(1, 3)).astype(np.float32)
-    from scipy import ndimage
+    """Resize a 2-D float image to size x size (`flarekit.data.resample`):
+    block means when shrinking by a whole factor (flux-preserving), box filter
+    and bilinear otherwise."""
+    from flarekit.data.resample import resample
 
-    zoom = (size / height, size / width)
-    return ndimage.zoom(image, zoom, order=1).astype(np.float32)[:size, :size]
+    return resample(image, size, size)
 
