@@ -45,7 +45,7 @@ from flarekit.experiments.checkpoints import (
     resume_point,
 )
 from flarekit.experiments.config import ConfigError
-from flarekit.experiments.runner import Experiment, set_seed
+from flarekit.experiments.runner import TIMINGS_FILE, Experiment, set_seed
 from flarekit.io import write_csv_atomic, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -300,8 +300,9 @@ class SequenceKFoldExperiment(Experiment):
         test_rows = self.fold_predictions(model, fold, "test")
         predictions = pd.concat([validation_rows, test_rows], ignore_index=True)
         write_csv_atomic(fold_dir / "predictions.csv", predictions)
+        # Costs apart from scores (timings.json), as in every run folder.
+        self.write_timings_file(fold_dir, timings)
         settings = self.fold_settings(fold)
-        settings["timings"] = timings
         result = metrics.evaluate(
             self.task.evaluation,
             test_rows,
@@ -371,7 +372,7 @@ class SequenceKFoldExperiment(Experiment):
             for score in BASELINE_SCORES
         ]
         aggregate = metrics.aggregate_runs(fold_metrics, keys + baseline_keys)
-        timings = [m["settings"].get("timings", {}) for m in fold_metrics]
+        timings = [self.fold_timings(fold) for fold in range(len(fold_metrics))]
         speeds = [t["train_clips_per_s"] for t in timings if t.get("train_clips_per_s")]
         first = fold_metrics[0]
         result = {
@@ -400,11 +401,6 @@ class SequenceKFoldExperiment(Experiment):
                 for key, value in first["settings"].items()
                 if key not in ("fold", "timings", "split", "split_counts")
             },
-            "timings": {
-                "train_clips_per_s_mean": float(np.mean(speeds)) if speeds else None,
-                "train_clips_per_s_per_fold": speeds,
-                "folds": timings,
-            },
             "headline": {
                 "tss": aggregate["headline.tss"]["mean"],
                 "tss_sd": aggregate["headline.tss"]["sd"],
@@ -414,7 +410,15 @@ class SequenceKFoldExperiment(Experiment):
                 "false_alarm_ratio_sd": aggregate["headline.false_alarm_ratio"]["sd"],
             },
         }
-        write_text_atomic(self.run_dir / "report.md", self.aggregate_report(result))
+        run_timings = {
+            **self.timings,
+            "train_clips_per_s_mean": float(np.mean(speeds)) if speeds else None,
+            "train_clips_per_s_per_fold": speeds,
+            "folds": timings,
+        }
+        self.write_timings_file(self.run_dir, run_timings)
+        write_text_atomic(self.run_dir / "report.md",
+                          self.aggregate_report(result, run_timings))
         # metrics.json last: its presence marks the run finished (find_resumable_run).
         write_json_atomic(self.run_dir / "metrics.json", result)
         print(f"flarekit: k-fold report written to {self.run_dir / 'report.md'}")
@@ -437,7 +441,15 @@ class SequenceKFoldExperiment(Experiment):
             "architecture": self.config.get("architecture", "unstated"),
         }
 
-    def aggregate_report(self, result: dict) -> str:
+    def fold_timings(self, fold: int) -> dict:
+        """The costs of one fold (its timings.json; {} where none was written)."""
+        path = self.run_dir / f"fold_{fold}" / TIMINGS_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def write_timings_file(self, folder, timings: dict) -> None:
+        write_json_atomic(Path(folder) / TIMINGS_FILE, {**timings, **self.precision})
+
+    def aggregate_report(self, result: dict, timings: dict) -> str:
         from flarekit.metrics import format_mean_sd, format_number
 
         scores, settings = result["scores"], result["settings"]
@@ -472,9 +484,7 @@ class SequenceKFoldExperiment(Experiment):
             f"{format_number(result['base_rates']['test'])}, sha256 "
             f"{result['test_set']['hash'][:16]}...",
             "decision threshold": "TSS-maximising on each fold's validation part",
-            "training clips/s": format_number(
-                result["timings"]["train_clips_per_s_mean"], 1
-            ),
+            "training clips/s": format_number(timings["train_clips_per_s_mean"], 1),
         }
         lines += [f"| {key} | {value} |" for key, value in rows.items()]
         lines += [
@@ -667,9 +677,9 @@ def kfold_comparison_table(run_dirs) -> pd.DataFrame:
             row[title] = format_mean_sd(scores[key]["mean"], scores[key]["sd"])
         row["test base rate"] = format_number(metrics["base_rates"]["test"])
         row["Bayes-ceiling TSS"] = format_number(scores["bayes_ceiling.tss"]["mean"])
-        row["train clips/s"] = format_number(
-            metrics["timings"]["train_clips_per_s_mean"], 1
-        )
+        timings_path = Path(run_dir) / TIMINGS_FILE
+        timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+        row["train clips/s"] = format_number(timings.get("train_clips_per_s_mean"), 1)
         row["same_test_block"] = test_hash == first_hash
         row["run"] = str(run_dir)
         rows.append(row)

@@ -50,10 +50,10 @@ for trainer, name in starters.items():
         folder, smoke=True, fresh=True, strategy="mirrored", epochs=1,
         **overrides.get(trainer, {}))
     config = json.loads((run_dir / "config.json").read_text())
-    timings = sorted(run_dir.rglob("timings.json")) or []
+    # Every run folder, and every fold of a k-fold run, has its timings.json.
+    timings = sorted(run_dir.rglob("timings.json"))
     replicas = [json.loads(path.read_text()).get("replicas") for path in timings]
-    folds = sorted(run_dir.glob("fold_*/metrics.json"))
-    replicas += [json.loads(p.read_text())["settings"]["timings"]["replicas"] for p in folds]
+    replicas = [value for value in replicas if value is not None]
     print("RESULT " + json.dumps({"trainer": trainer, "config_trainer": config["trainer"],
                                    "strategy": config["strategy"], "replicas": replicas}))
 """

@@ -58,7 +58,11 @@ def test_kfold_run_reports_mean_and_sd_over_folds(tmp_path, tfds_dir, monkeypatc
         assert summary["scores"][key]["n"] + summary["scores"][key]["n_missing"] == 2
     assert "never the best fold" in summary["aggregation"]
     assert summary["protocol"]["oversampled_parts"] == ["train"]
-    assert summary["timings"]["train_clips_per_s_mean"] > 0
+    # Costs live apart from scores: metrics.json of two runs compare exactly.
+    assert "timings" not in summary and "timings" not in folds[0]["settings"]
+    timings = json.loads((run_dir / "timings.json").read_text())
+    assert timings["train_clips_per_s_mean"] > 0 and len(timings["folds"]) == 2
+    assert json.loads((run_dir / "fold_0" / "timings.json").read_text())["fit_s"] > 0
     # Test rows are the test block as observed: no duplicated samples.
     predictions = pd.read_csv(run_dir / "fold_0" / "predictions.csv")
     test = predictions[predictions.split == "test"]
