@@ -174,6 +174,8 @@ RULES = {
     "label_fraction": (lambda v: 0 < v <= 1, "a share in (0, 1]"),
     "class_weight": _one_of("none", "balanced"),
     "learning_rate_schedule": _one_of("constant", "cosine"),
+    "ema_momentum": (lambda v: 0 <= v < 1, "a momentum in [0, 1); 0 = off"),
+    "flip": _one_of("none", "hemisphere", "any"),
     "mixed_precision": _one_of(*PRECISION_VALUES),
     "strategy": _one_of(*STRATEGIES),
     "verbose": _one_of("auto", 0, 1, 2),

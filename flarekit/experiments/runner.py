@@ -327,6 +327,18 @@ def predict_with_features(model, data, keep, num_outputs: int):
     return output, merged
 
 
+def fit_verbosity(verbose):
+    """`model.fit`'s verbose for the config's: "auto" is a progress bar on a
+    terminal or in Jupyter, and one line per epoch elsewhere (a log file, CI,
+    papermill), where a bar's redraws pile up into one unreadable line."""
+    import sys
+
+    if verbose != "auto":
+        return verbose
+    interactive = "ipykernel" in sys.modules or getattr(sys.stdout, "isatty", lambda: False)()
+    return 1 if interactive else 2
+
+
 def epoch_tensorboard(log_dir):
     """A TensorBoard callback that logs once per epoch and does nothing per batch.
 
@@ -369,7 +381,7 @@ class Experiment:
     """
 
     # Config keys this trainer adds to `config.COMMON_DEFAULTS`, with defaults.
-    DEFAULTS: dict = {"learning_rate_schedule": "constant"}
+    DEFAULTS: dict = {"learning_rate_schedule": "constant", "ema_momentum": 0.0}
     # The logged quantity whose minimum marks checkpoints/best.keras.
     monitor = "val_loss"
     # True: self.train holds the batches of every remaining epoch, each epoch's
@@ -514,7 +526,7 @@ class Experiment:
             epochs=config.epochs,
             initial_epoch=epochs_done,
             callbacks=self.callbacks(state, run_dir) + list(extra_callbacks),
-            verbose=config.verbose,
+            verbose=fit_verbosity(config.verbose),
             **{**self.fit_arguments(), **arguments},
         )
         seconds = time.perf_counter() - started
@@ -637,11 +649,26 @@ class Experiment:
         import keras
 
         model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate()),
+            optimizer=keras.optimizers.Adam(self.learning_rate(), **self.ema_options()),
             loss=self.task.loss(),
             metrics=self.task.metrics(),
         )
         return model
+
+    def ema_options(self) -> dict:
+        """Optimizer options of `ema_momentum` (0 = off): an exponential moving
+        average of the weights, written over them at the end of every epoch,
+        so that validation, the best-epoch checkpoint and the next epoch all
+        start from the average rather than from wherever the last noisy step
+        left the weights."""
+        momentum = float(self.config.get("ema_momentum", 0.0))
+        if not momentum:
+            return {}
+        steps = getattr(self, "steps_per_epoch", None) or -(
+            -self.train_examples() // self.config.batch_size
+        )
+        return {"use_ema": True, "ema_momentum": momentum,
+                "ema_overwrite_frequency": int(steps)}
 
     def learning_rate(self):
         """`learning_rate`, constant or (`learning_rate_schedule = "cosine"`)

@@ -32,7 +32,7 @@ import numpy as np
 
 from flarekit.experiments.checkpoints import save_model_atomic
 from flarekit.experiments.config import ConfigError
-from flarekit.experiments.runner import Experiment
+from flarekit.experiments.runner import Experiment, fit_verbosity
 from flarekit.io import write_json_atomic, write_text_atomic
 
 ENCODER_FILE = "encoder.keras"
@@ -525,7 +525,7 @@ class FinetuneExperiment(Experiment):
                 initial_epoch=max(first, epochs_done),
                 steps_per_epoch=self.steps_per_epoch,
                 callbacks=callbacks,
-                verbose=config.verbose,
+                verbose=fit_verbosity(config.verbose),
             )
             trained += end - max(first, epochs_done)
         seconds = time.perf_counter() - started

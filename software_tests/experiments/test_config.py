@@ -32,6 +32,8 @@ STARTER = STARTERS / "xray_flux_forecast" / "starting_point"
         ("task", "segmentation", "'binary'"),
         ("threshold", "Q5.0", "GOES class"),
         ("filters", (), "non-empty"),
+        ("ema_momentum", 1.0, r"\[0, 1\)"),
+        ("flip", "sideways", "'none', 'hemisphere', 'any'"),
     ],
 )
 def test_out_of_range_values_name_file_key_and_allowed_values(key, value, allowed):
@@ -115,3 +117,26 @@ def test_cosine_learning_rate_schedule_decays_to_zero_over_the_run(tmp_path):
     assert constant.learning_rate() == config.learning_rate
     with pytest.raises(fx.ConfigError, match="'constant', 'cosine'"):
         fx.load_config(STARTER, overrides={"learning_rate_schedule": "step"})
+
+
+def test_fit_verbosity_is_one_line_per_epoch_off_a_terminal(monkeypatch):
+    from flarekit.experiments.runner import fit_verbosity
+
+    assert fit_verbosity(0) == 0 and fit_verbosity(1) == 1
+    # pytest captures stdout: not a terminal, so a bar's redraws would pile up.
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert fit_verbosity("auto") == 2
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    assert fit_verbosity("auto") == 1
+
+
+def test_ema_momentum_sets_an_averaging_optimizer_overwritten_each_epoch():
+    from flarekit.experiments.runner import Experiment
+
+    config = fx.load_config(STARTER, smoke=True, overrides={"ema_momentum": 0.99})
+    experiment = Experiment.__new__(Experiment)
+    experiment.config, experiment.steps_per_epoch = config, 7
+    assert experiment.ema_options() == {
+        "use_ema": True, "ema_momentum": 0.99, "ema_overwrite_frequency": 7}
+    experiment.config = fx.load_config(STARTER, smoke=True, overrides={"ema_momentum": 0.0})
+    assert experiment.ema_options() == {}

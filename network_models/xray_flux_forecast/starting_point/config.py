@@ -21,6 +21,10 @@ image_size = 64  # must match the dataset's patch size
 bin_factor = 2
 
 # --- augmentation ---
+# "hemisphere": in training, mirror north-south and invert magnetogram polarity
+# (keeps Hale's and Joy's laws); "none": no flip; "any": random mirror flips
+# (break both laws: for ablations).
+flip = "none"
 # Oversampling positives in training batches (0 = off). Never applied to
 # validation or test (flarekit refuses). Off: probabilities stay calibrated.
 oversample = 0.0

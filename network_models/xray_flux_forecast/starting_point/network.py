@@ -14,12 +14,23 @@ def build_network(config):
         config.dataset, config.channels, config.data_dir
     )
     task = tasks.from_config(config, config.channels)
+    augment = []
+    if config.flip == "hemisphere":
+        # Training only: a north-south mirror with magnetogram polarity
+        # inverted keeps Hale's and Joy's laws (layers.HemisphereFlip).
+        _, signed = layers.channel_log_scaling(config.channels, declarations, config.dataset)
+        augment.append(layers.HemisphereFlip(signed=list(signed), seed=config.seed,
+                                             name="hemisphere_flip"))
+    elif config.flip == "any":  # breaks Hale's and Joy's laws: for ablations
+        augment.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=config.seed,
+                                               name="random_flip"))
     return models.build_cnn(
         input_shape=(config.image_size, config.image_size, len(config.channels)),
         filters=config.filters,
         dense_units=config.dense_units,
         dropout=config.dropout,
         preprocessing=[
+            *augment,
             *layers.preprocessing_for(config.channels, declarations),
             # Binning after normalisation: the statistics are those of the pixels.
             keras.layers.AveragePooling2D(config.bin_factor, name="bin"),
