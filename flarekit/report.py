@@ -411,12 +411,22 @@ def _settings_section(metrics: Mapping, settings: Mapping) -> list[str]:
     return lines
 
 
+def _forecaster_entries(metrics: Mapping) -> list[tuple[str, Mapping]]:
+    """(table label, scores entry) of each forecaster the metrics hold, in the
+    order of `FORECASTER_LABELS`; forecasters without an entry are left out."""
+    forecasters = metrics.get("forecasters") or {}
+    return [
+        (label, forecasters[name])
+        for name, label in FORECASTER_LABELS.items()
+        if forecasters.get(name)
+    ]
+
+
 def _binary_table(binary: Mapping, which: str) -> str:
     header = ["forecaster"] + [title for _, title in BINARY_TABLE_COLUMNS] + ["BSS"]
     rows = []
-    for name, label in FORECASTER_LABELS.items():
-        entry = (binary.get("forecasters") or {}).get(name)
-        if not entry or not entry.get(which):
+    for label, entry in _forecaster_entries(binary):
+        if not entry.get(which):
             continue
         scores = entry[which]
         intervals = (entry.get("intervals") or {}).get(which) or {}
@@ -467,10 +477,7 @@ def _binary_sections(binary: Mapping) -> list[str]:
     header = ["forecaster", "Brier", "BSS", "ROC AUC", "POFD (FP/N)", "HSS1", "F1"]
     rows = []
     which = "at_validation_optimal" if tuned is not None else "at_default"
-    for name, label in FORECASTER_LABELS.items():
-        entry = (binary.get("forecasters") or {}).get(name)
-        if not entry:
-            continue
+    for label, entry in _forecaster_entries(binary):
         probabilistic = entry.get("probabilistic") or {}
         scores = entry.get(which) or {}
         rows.append(
@@ -504,10 +511,7 @@ def _percent(fraction) -> str:
 def _multiclass_sections(metrics: Mapping) -> list[str]:
     class_names = metrics.get("class_names", [])
     rows = []
-    for name, label in FORECASTER_LABELS.items():
-        entry = (metrics.get("forecasters") or {}).get(name)
-        if not entry:
-            continue
+    for label, entry in _forecaster_entries(metrics):
         scores, intervals = entry["scores"], entry.get("intervals") or {}
         rows.append(
             [label]
@@ -557,10 +561,7 @@ def _multiclass_sections(metrics: Mapping) -> list[str]:
 
 def _regression_sections(metrics: Mapping) -> list[str]:
     rows = []
-    for name, label in FORECASTER_LABELS.items():
-        entry = (metrics.get("forecasters") or {}).get(name)
-        if not entry:
-            continue
+    for label, entry in _forecaster_entries(metrics):
         scores, intervals = entry["scores"], entry.get("intervals") or {}
         rows.append(
             [

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from keras import ops
 
-from flarekit.diffusion.samplers import Sampler, _needs_noise, register_sampler
+from flarekit.diffusion.samplers import EtaSampler, _needs_noise, register_sampler
 
 
 @register_sampler
-class DDIMSampler(Sampler):
+class DDIMSampler(EtaSampler):
     """DDIM with stochasticity `eta` in [0, 1].
 
     Args:
         schedule, prediction_type, clip_image, spacing: as `Sampler`.
-        eta: 0 for deterministic sampling; 1 reproduces DDPM.
+        eta: 0 (the default) for deterministic sampling; 1 reproduces DDPM.
 
     Raises:
         ValueError: eta outside [0, 1].
@@ -44,19 +44,8 @@ class DDIMSampler(Sampler):
 
     name = "ddim"
 
-    def __init__(
-        self,
-        schedule="cosine",
-        prediction_type: str = "noise",
-        clip_image: float | None = None,
-        spacing: str | None = None,
-        eta: float = 0.0,
-    ):
-        super().__init__(schedule, prediction_type, clip_image, spacing)
-        if not 0.0 <= eta <= 1.0:
-            raise ValueError(f"DDIM eta must be in [0, 1], got {eta!r}.")
-        self.eta = float(eta)
-        self.stochastic = self.eta > 0.0
+    # Deterministic by default: the ODE solver of first order.
+    default_eta = 0.0
 
     def step(self, prediction, t, t_next, x_t, state=(), noise=None):
         signal_rates, noise_rates = self.rates(t)
@@ -79,6 +68,3 @@ class DDIMSampler(Sampler):
             ops.maximum(next_noise_rates**2 - stochastic_scale**2, 0.0)
         )
         return x_next + direction * noises + stochastic_scale * noise, state
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "eta": self.eta}

@@ -43,10 +43,19 @@ from keras import ops
 
 from flarekit.diffusion import spacings
 from flarekit.diffusion.schedules import NoiseSchedule, get_schedule
+from flarekit.registry import register_named_class
 
 PREDICTION_TYPES = ("noise", "image", "velocity")
 
 _SAMPLERS = {}
+
+
+def _broadcast_times(diffusion_times, ndim: int):
+    """Times as float32: a scalar stays one, [batch] becomes [batch, 1, ..., 1]."""
+    times = ops.cast(ops.convert_to_tensor(diffusion_times), "float32")
+    if len(times.shape) == 1:
+        times = ops.reshape(times, (-1,) + (1,) * (ndim - 1))
+    return times
 
 
 class Sampler:
@@ -108,9 +117,7 @@ class Sampler:
         A scalar time gives scalar rates; times of shape [batch] give rates of
         shape [batch, 1, ..., 1] (`ndim` axes). Time 0 gives (1, 0): the data.
         """
-        times = ops.cast(ops.convert_to_tensor(diffusion_times), "float32")
-        if len(times.shape) == 1:
-            times = ops.reshape(times, (-1,) + (1,) * (ndim - 1))
+        times = _broadcast_times(diffusion_times, ndim)
         signal_rates, noise_rates = self.schedule(times)
         is_data = times <= 0.0
         signal_rates = ops.where(is_data, ops.ones_like(signal_rates), signal_rates)
@@ -119,9 +126,7 @@ class Sampler:
 
     def add_noise(self, images, noise, diffusion_times):
         """x_t = alpha_t x_0 + sigma_t eps (the schedule's rates, no t = 0 override)."""
-        times = ops.cast(ops.convert_to_tensor(diffusion_times), "float32")
-        if len(times.shape) == 1:
-            times = ops.reshape(times, (-1,) + (1,) * (len(images.shape) - 1))
+        times = _broadcast_times(diffusion_times, len(images.shape))
         signal_rates, noise_rates = self.schedule(times)
         return signal_rates * images + noise_rates * noise
 
@@ -131,9 +136,7 @@ class Sampler:
             return noise
         if self.prediction_type == "image":
             return images
-        times = ops.cast(ops.convert_to_tensor(diffusion_times), "float32")
-        if len(times.shape) == 1:
-            times = ops.reshape(times, (-1,) + (1,) * (len(images.shape) - 1))
+        times = _broadcast_times(diffusion_times, len(images.shape))
         signal_rates, noise_rates = self.schedule(times)
         return signal_rates * noise - noise_rates * images
 
@@ -188,6 +191,39 @@ class Sampler:
         return f"{type(self).__name__}({arguments}, schedule={self.schedule!r})"
 
 
+class EtaSampler(Sampler):
+    """Base class of the samplers with a share `eta` of fresh noise per step.
+
+    `eta` = 0 makes the sampler deterministic (an ODE solver); `eta` = 1 is
+    the reverse SDE's full noise. `stochastic` follows from it, so the
+    sampling loop draws noise only when a step uses it.
+
+    Args:
+        schedule, prediction_type, clip_image, spacing: as `Sampler`.
+        eta: the share of fresh noise, in [0, 1]; None for the sampler's
+            `default_eta`. Keyword only.
+
+    Raises:
+        ValueError: eta outside [0, 1], or as `Sampler`.
+    """
+
+    # The sampler's eta when none is given.
+    default_eta = 0.0
+
+    def __init__(self, *args, eta: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        eta = self.default_eta if eta is None else eta
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(
+                f"{type(self).__name__} eta must be in [0, 1], got {eta!r}."
+            )
+        self.eta = float(eta)
+        self.stochastic = self.eta > 0.0
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "eta": self.eta}
+
+
 def _needs_noise(sampler: Sampler, noise):
     if noise is None:
         raise ValueError(
@@ -211,18 +247,8 @@ def register_sampler(cls):
         ...     def step(self, prediction, t, t_next, x_t, state=(), noise=None):
         ...         ...
     """
-    if not (isinstance(cls, type) and issubclass(cls, Sampler)):
-        raise TypeError(f"register_sampler needs a Sampler subclass, got {cls!r}.")
-    known = _SAMPLERS.get(cls.name)
-    if known is not None and known.__qualname__ != cls.__qualname__:
-        raise ValueError(
-            f"Sampler name {cls.name!r} is taken by {known.__module__}."
-            f"{known.__qualname__}; {cls.__module__}.{cls.__qualname__} needs "
-            "another `name`."
-        )
     # Re-registering the same class (a module imported twice) replaces it.
-    _SAMPLERS[cls.name] = cls
-    return cls
+    return register_named_class(_SAMPLERS, cls, Sampler, "Sampler")
 
 
 def sampler_names() -> tuple:

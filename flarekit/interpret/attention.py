@@ -283,20 +283,34 @@ def plot_vit_attention(
     for index in range(count):
         picture = _display(images[index, ..., channel])
         overlay = _upsample(maps[index], *picture.shape)
-        top = figure.add_subplot(2, count, index + 1)
-        top.imshow(picture, cmap="gray")
-        top.set_title(titles[index] if titles else f"sample {index}", fontsize=7)
-        bottom = figure.add_subplot(2, count, count + index + 1)
-        bottom.imshow(picture, cmap="gray")
-        bottom.imshow(overlay, cmap="inferno", alpha=0.55, vmin=0, vmax=1)
-        for axes in (top, bottom):
-            axes.set_xticks([])
-            axes.set_yticks([])
-        if index == 0:
-            top.set_ylabel(channel_name or f"channel {channel}", fontsize=8)
-            bottom.set_ylabel("attention rollout", fontsize=8)
+        _draw_overlay_pair(
+            figure.add_subplot(2, count, index + 1),
+            figure.add_subplot(2, count, count + index + 1),
+            picture,
+            overlay,
+            titles[index] if titles else f"sample {index}",
+            (channel_name or f"channel {channel}", "attention rollout")
+            if index == 0
+            else None,
+        )
     figure.tight_layout()
     return figure
+
+
+def _draw_overlay_pair(top, bottom, picture, overlay, title: str, row_labels=None):
+    """The picture on `top`, and under its relevance `overlay` (in [0, 1]) on
+    `bottom`, without ticks; `row_labels` = (top, bottom) labels the rows, for
+    the first column of a figure."""
+    top.imshow(picture, cmap="gray")
+    top.set_title(title, fontsize=7)
+    bottom.imshow(picture, cmap="gray")
+    bottom.imshow(overlay, cmap="inferno", alpha=0.55, vmin=0, vmax=1)
+    for axes in (top, bottom):
+        axes.set_xticks([])
+        axes.set_yticks([])
+    if row_labels is not None:
+        top.set_ylabel(row_labels[0], fontsize=8)
+        bottom.set_ylabel(row_labels[1], fontsize=8)
 
 
 def plot_video_attention(
@@ -331,24 +345,14 @@ def plot_video_attention(
     for step in range(steps):
         frame = (step + 1) * per_step - 1
         picture = _display(clip[frame, ..., channel])
-        top = figure.add_subplot(grid[0, step])
-        top.imshow(picture, cmap="gray")
-        top.set_title(f"frame {frame + 1}", fontsize=7)
-        bottom = figure.add_subplot(grid[1, step])
-        bottom.imshow(picture, cmap="gray")
-        bottom.imshow(
+        _draw_overlay_pair(
+            figure.add_subplot(grid[0, step]),
+            figure.add_subplot(grid[1, step]),
+            picture,
             _upsample(spatial[step], *picture.shape),
-            cmap="inferno",
-            alpha=0.55,
-            vmin=0,
-            vmax=1,
+            f"frame {frame + 1}",
+            (channel_name or f"channel {channel}", "rollout") if step == 0 else None,
         )
-        for axes in (top, bottom):
-            axes.set_xticks([])
-            axes.set_yticks([])
-        if step == 0:
-            top.set_ylabel(channel_name or f"channel {channel}", fontsize=8)
-            bottom.set_ylabel("rollout", fontsize=8)
     bars = figure.add_subplot(grid[2, :])
     bars.bar(np.arange(1, steps + 1) * per_step, temporal, width=0.8 * per_step)
     bars.set_xlabel("frame (end of token time step; label at the last)")

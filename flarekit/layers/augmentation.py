@@ -45,10 +45,14 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
-from flarekit.layers.preprocessing import _per_channel, channel_log_scaling
+from flarekit.layers.preprocessing import (
+    _log_floors,
+    _signed_mask,
+    channel_log_scaling,
+)
+from flarekit.layers.serialization import ConfigFromAttributes
 
 FLIP_MODES = ("none", "hemisphere", "any")
 
@@ -70,7 +74,7 @@ def _restore(images, unbatched: bool):
 
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class RandomResizedCrop(keras.layers.Layer):
+class RandomResizedCrop(ConfigFromAttributes, keras.layers.Layer):
     """Crop a random box of each image and resize it back to the input size.
 
     The box covers a share of the image area drawn uniformly from `area_range`,
@@ -96,6 +100,8 @@ class RandomResizedCrop(keras.layers.Layer):
         Szegedy, C. et al. 2015, "Going deeper with convolutions", CVPR
         (the crop); Chen et al. 2020 (its use in SimCLR).
     """
+
+    config_attributes = ("area_range", "aspect_ratio_range", "interpolation", "seed")
 
     def __init__(
         self,
@@ -183,19 +189,9 @@ class RandomResizedCrop(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            area_range=self.area_range,
-            aspect_ratio_range=self.aspect_ratio_range,
-            interpolation=self.interpolation,
-            seed=self.seed,
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class LogIntensityJitter(keras.layers.Layer):
+class LogIntensityJitter(ConfigFromAttributes, keras.layers.Layer):
     """Gain, contrast and noise jitter in the log domain of `LogScaling`.
 
     With `y = LogScaling(x)` (signed `sign(x) log10(1 + |x|/floor)` for
@@ -232,6 +228,15 @@ class LogIntensityJitter(keras.layers.Layer):
         ...                    brightness_dex=0.1, contrast=0.2, noise_dex=0.02)
     """
 
+    config_attributes = (
+        "floors",
+        "signed",
+        "brightness_dex",
+        "contrast",
+        "noise_dex",
+        "seed",
+    )
+
     def __init__(
         self,
         floors=1.0,
@@ -260,14 +265,8 @@ class LogIntensityJitter(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        floors = _per_channel(self.floors, channels, "floors")
-        if any(f <= 0 for f in floors):
-            raise ValueError(f"Log floors must be > 0, got {floors}.")
-        self._floor_values = np.asarray(floors, dtype="float32")
-        self._signed_mask = np.asarray(
-            _per_channel(self.signed, channels, "signed"), bool
-        )
+        self._floor_values = _log_floors(self.floors, input_shape[-1])
+        self._signed_mask = _signed_mask(self.signed, input_shape[-1])
 
     def call(self, images, training=True):
         if not training:
@@ -314,21 +313,9 @@ class LogIntensityJitter(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            floors=self.floors,
-            signed=self.signed,
-            brightness_dex=self.brightness_dex,
-            contrast=self.contrast,
-            noise_dex=self.noise_dex,
-            seed=self.seed,
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class HemisphereFlip(keras.layers.Layer):
+class HemisphereFlip(ConfigFromAttributes, keras.layers.Layer):
     """North-south flip with magnetogram polarity inversion: a flip that keeps
     Hale's and Joy's laws.
 
@@ -354,6 +341,8 @@ class HemisphereFlip(keras.layers.Layer):
         >>> HemisphereFlip(signed=[True, False, False, False], seed=0)
     """
 
+    config_attributes = ("signed", "rate", "seed")
+
     def __init__(
         self, signed=False, rate: float = 0.5, seed: int | None = None, **kwargs
     ):
@@ -366,10 +355,7 @@ class HemisphereFlip(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        self._signed_mask = np.asarray(
-            _per_channel(self.signed, channels, "signed"), bool
-        )
+        self._signed_mask = _signed_mask(self.signed, input_shape[-1])
 
     def call(self, images, training=True):
         if not training:
@@ -385,11 +371,6 @@ class HemisphereFlip(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(signed=self.signed, rate=self.rate, seed=self.seed)
-        return config
 
 
 def channel_log_domain(channels, declarations, dataset: str | None = None) -> tuple:

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from flarekit.layers.serialization import ConfigFromAttributes
+
 
 def _per_channel(value, channels: int, name: str) -> list:
     values = list(value) if isinstance(value, (list, tuple)) else [value] * channels
@@ -32,8 +34,25 @@ def _per_channel(value, channels: int, name: str) -> list:
     return values
 
 
+def _log_floors(floors, channels: int) -> np.ndarray:
+    """The log floor of each channel (float32), from one for all or one each.
+
+    Raises:
+        ValueError: a floor <= 0, or a count that fits no channel count.
+    """
+    floors = _per_channel(floors, channels, "floors")
+    if any(f <= 0 for f in floors):
+        raise ValueError(f"Log-scaling floors must be > 0, got {floors}.")
+    return np.asarray(floors, dtype="float32")
+
+
+def _signed_mask(signed, channels: int) -> np.ndarray:
+    """Whether each channel is signed (bool), from one for all or one each."""
+    return np.asarray(_per_channel(signed, channels, "signed"), dtype=bool)
+
+
 @keras.saving.register_keras_serializable(package="flarekit")
-class DiskMask(keras.layers.Layer):
+class DiskMask(ConfigFromAttributes, keras.layers.Layer):
     """Replace non-finite pixels (NaN off the limb in HMI) and, optionally, the
     pixels outside the solar disk with `fill_value`.
 
@@ -46,6 +65,8 @@ class DiskMask(keras.layers.Layer):
     Example:
         >>> DiskMask(radius_fraction=0.9)(images)
     """
+
+    config_attributes = ("fill_value", "radius_fraction")
 
     def __init__(self, fill_value: float = 0.0, radius_fraction: float | None = None, **kwargs):
         kwargs.setdefault("dtype", "float32")
@@ -73,14 +94,9 @@ class DiskMask(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(fill_value=self.fill_value, radius_fraction=self.radius_fraction)
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class LogScaling(keras.layers.Layer):
+class LogScaling(ConfigFromAttributes, keras.layers.Layer):
     """Log-compress each channel, with a floor.
 
     Unsigned channels (intensities): `log10(max(x, floor))`. Signed channels
@@ -96,6 +112,8 @@ class LogScaling(keras.layers.Layer):
         >>> LogScaling(floors=[10.0, 0.01, 1.0, 1.0], signed=[True, False, False, False])
     """
 
+    config_attributes = ("floors", "signed")
+
     def __init__(self, floors=1.0, signed=False, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
@@ -103,13 +121,8 @@ class LogScaling(keras.layers.Layer):
         self.signed = signed
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        floors = _per_channel(self.floors, channels, "floors")
-        if any(f <= 0 for f in floors):
-            raise ValueError(f"Log-scaling floors must be > 0, got {floors}.")
-        signed = _per_channel(self.signed, channels, "signed")
-        self._floor_values = np.asarray(floors, dtype="float32")
-        self._signed_mask = np.asarray(signed, dtype=bool)
+        self._floor_values = _log_floors(self.floors, input_shape[-1])
+        self._signed_mask = _signed_mask(self.signed, input_shape[-1])
 
     def call(self, inputs):
         inputs = ops.cast(inputs, "float32")
@@ -122,14 +135,9 @@ class LogScaling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(floors=self.floors, signed=self.signed)
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class ChannelNormalization(keras.layers.Layer):
+class ChannelNormalization(ConfigFromAttributes, keras.layers.Layer):
     """Per-channel `(x - mean) / std`, with statistics from the training split.
 
     The statistics are weights of the layer, so checkpoints and `.keras` files
@@ -143,6 +151,8 @@ class ChannelNormalization(keras.layers.Layer):
         ignore_value: input value not counted by `adapt` (None counts all).
         epsilon: added to `std`.
     """
+
+    config_attributes = ("mean", "std", "ignore_value", "epsilon")
 
     def __init__(self, mean=None, std=None, ignore_value: float | None = 0.0, epsilon: float = 1e-6, **kwargs):
         kwargs.setdefault("dtype", "float32")
@@ -222,16 +232,6 @@ class ChannelNormalization(keras.layers.Layer):
         self.channel_std.assign(std.astype("float32"))
         self.mean, self.std = mean.tolist(), std.tolist()
         return self.mean, self.std
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            mean=self.mean,
-            std=self.std,
-            ignore_value=self.ignore_value,
-            epsilon=self.epsilon,
-        )
-        return config
 
 
 # The kinds of channel a dataset may declare (metadata "channel_declarations"):

@@ -32,6 +32,7 @@ from flarekit.metrics.ceiling import bayes_ceiling, fraction_of_ceiling
 from flarekit.metrics.evaluate import TASK_KINDS, evaluate, hash_test_set
 from flarekit.metrics.forecast import (
     SCORE_NAMES,
+    best_hss2_threshold,
     best_tss_threshold,
     binary_scores,
     contingency_table,
@@ -67,6 +68,7 @@ __all__ = [
     "aggregate_runs",
     "always_no_forecast",
     "bayes_ceiling",
+    "best_hss2_threshold",
     "best_tss_threshold",
     "binary_scores",
     "bootstrap_distribution",

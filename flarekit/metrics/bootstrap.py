@@ -172,25 +172,19 @@ def percentile_interval(values, confidence: float = 0.95) -> tuple[float, float]
 
 
 def bootstrap_interval(
-    statistic: Callable[..., float],
-    arrays: Sequence,
-    groups=None,
-    n_boot: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    progress: bool = True,
+    statistic: Callable[..., float], arrays: Sequence, groups=None, **options
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of a statistic, resampling whole groups.
+
+    The one-statistic case of `bootstrap_intervals`, which does the work.
 
     Args:
         statistic: called as statistic(*resampled_arrays) -> float.
         arrays: one array or a sequence of arrays, all of length n.
         groups: group (region) of each sample, shape [n]; None resamples
             single samples.
-        n_boot: number of resamples.
-        confidence: coverage of the interval.
-        seed: random seed; the same seed gives the same interval.
-        progress: progress bar over the resamples, on a terminal only.
+        **options: `n_boot`, `confidence`, `seed`, `progress`, as
+            `bootstrap_intervals` takes them.
 
     Returns:
         (low, high); (NaN, NaN) if the statistic is undefined on most
@@ -205,8 +199,11 @@ def bootstrap_interval(
         >>> (low, high)
         (1.5, 3.5)
     """
-    values = bootstrap_distribution(statistic, arrays, groups, n_boot, seed, progress)
-    return percentile_interval(values, confidence)
+
+    def as_dict(*resampled):
+        return {"statistic": statistic(*resampled)}
+
+    return bootstrap_intervals(as_dict, arrays, groups, **options)["statistic"]
 
 
 def bootstrap_intervals(
@@ -218,12 +215,32 @@ def bootstrap_intervals(
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, tuple[float, float]]:
-    """Like `bootstrap_interval` for a statistic returning a dict of floats.
+    """Percentile bootstrap intervals of several statistics, resampling groups.
 
-    All statistics are computed on the same resamples; `progress` as there.
+    All statistics are computed on the same resamples.
+
+    Args:
+        statistic: called as statistic(*resampled_arrays) -> dict of floats.
+        arrays: one array or a sequence of arrays, all of length n.
+        groups: group (region) of each sample, shape [n]; None resamples
+            single samples.
+        n_boot: number of resamples.
+        confidence: coverage of the intervals.
+        seed: random seed; the same seed gives the same intervals.
+        progress: progress bar over the resamples, on a terminal only.
 
     Returns:
-        dict name -> (low, high).
+        dict name -> (low, high); (NaN, NaN) for a statistic undefined on
+        most resamples.
+
+    Raises:
+        ValueError: a statistic that returns no dict; see also
+            `bootstrap_distribution` and `percentile_interval`.
+
+    Example:
+        >>> y = np.array([1.0, 2.0, 3.0, 4.0])
+        >>> bootstrap_intervals(lambda v: {"mean": np.mean(v)}, [y], [0, 0, 1, 1])
+        {'mean': (1.5, 3.5)}
     """
     values = bootstrap_distribution(statistic, arrays, groups, n_boot, seed, progress)
     if not isinstance(values, dict):

@@ -412,34 +412,84 @@ def _validation_thresholds(validation, climatology, settings, notes, names) -> d
 
 def _binary_intervals(y_test, forecasts, tuned, climatology, regions, boot) -> dict:
     """Region-resampled intervals for every forecaster at both thresholds."""
-    names = list(forecasts)
-    reference = None if climatology is None else climatology
 
-    def statistic(y, *probabilities):
+    def scores_of(name, y, probability):
         values = {}
         observed = y.astype(bool)
-        if reference is not None:
-            reference_brier = np.mean((reference - y) ** 2)
-        for name, probability in zip(names, probabilities):
-            thresholds = {"at_default": DEFAULT_THRESHOLD}
-            if name in tuned:
-                thresholds["at_validation_optimal"] = tuned[name]
-            for label, threshold in thresholds.items():
-                scores = scores_from_table(
-                    **contingency_table(observed, probability >= threshold)
-                )
-                for key in BINARY_INTERVAL_SCORES:
-                    values[f"{name}|{label}|{key}"] = scores[key]
-            if reference is not None:
-                brier = np.mean((probability - y) ** 2)
-                values[f"{name}|bss"] = (
-                    1.0 - brier / reference_brier if reference_brier else math.nan
-                )
+        thresholds = {"at_default": DEFAULT_THRESHOLD}
+        if name in tuned:
+            thresholds["at_validation_optimal"] = tuned[name]
+        for label, threshold in thresholds.items():
+            scores = scores_from_table(
+                **contingency_table(observed, probability >= threshold)
+            )
+            for key in BINARY_INTERVAL_SCORES:
+                values[f"{label}|{key}"] = scores[key]
+        if climatology is not None:
+            reference_brier = np.mean((climatology - y) ** 2)
+            brier = np.mean((probability - y) ** 2)
+            values["bss"] = (
+                1.0 - brier / reference_brier if reference_brier else math.nan
+            )
+        return values
+
+    intervals = _forecaster_intervals(scores_of, y_test, forecasts, regions, boot)
+    # "at_default|tss" -> {"at_default": {"tss": ...}}; "bss" stays flat.
+    for name, by_key in intervals.items():
+        nested = {}
+        for key, interval in by_key.items():
+            label, _, score = key.rpartition("|")
+            if label:
+                nested.setdefault(label, {})[score] = interval
+            else:
+                nested[score] = interval
+        intervals[name] = nested
+    return intervals
+
+
+def _scored_forecasters(scores_of, all_scores, y, forecasts, test, settings) -> dict:
+    """{name: {"scores": all_scores(y, prediction), "intervals": ...}} of every
+    forecaster, the intervals those of `scores_of` over the test regions (see
+    `_forecaster_intervals`)."""
+    intervals = _forecaster_intervals(
+        scores_of,
+        y,
+        forecasts,
+        test["region"].to_numpy(),
+        _bootstrap_settings(settings),
+    )
+    return {
+        name: {"scores": all_scores(y, prediction), "intervals": intervals[name]}
+        for name, prediction in forecasts.items()
+    }
+
+
+def _forecaster_intervals(scores_of, y, forecasts, regions, boot) -> dict:
+    """Region-resampled intervals of every forecaster's scores.
+
+    Args:
+        scores_of: (name, y, prediction) -> {score key: value}, the scores of
+            forecaster `name` on one resample.
+        y: observed values of the test rows.
+        forecasts: forecaster name -> predictions of the test rows.
+        regions: the region of each test row (the resampled unit).
+        boot: `_bootstrap_settings`.
+
+    Returns:
+        {forecaster name: {score key: [low, high]}}.
+    """
+    names = list(forecasts)
+
+    def statistic(y, *predictions):
+        values = {}
+        for name, prediction in zip(names, predictions):
+            for key, value in scores_of(name, y, prediction).items():
+                values[f"{name}|{key}"] = value
         return values
 
     raw = bootstrap_intervals(
         statistic,
-        [y_test, *(forecasts[name] for name in names)],
+        [y, *(forecasts[name] for name in names)],
         groups=regions,
         n_boot=boot["n_boot"],
         confidence=boot["confidence"],
@@ -447,11 +497,8 @@ def _binary_intervals(y_test, forecasts, tuned, climatology, regions, boot) -> d
     )
     intervals = {name: {} for name in names}
     for key, interval in raw.items():
-        parts = key.split("|")
-        if len(parts) == 2:
-            intervals[parts[0]][parts[1]] = list(interval)
-        else:
-            intervals[parts[0]].setdefault(parts[1], {})[parts[2]] = list(interval)
+        name, _, score = key.partition("|")
+        intervals[name][score] = list(interval)
     return intervals
 
 
@@ -580,42 +627,29 @@ def _evaluate_multiclass(test, validation, train_base_rate, settings) -> dict:
     forecasts = _multiclass_forecasts(
         test, class_names, frequencies, settings, notes, "test"
     )
-    boot = _bootstrap_settings(settings)
-    names = list(forecasts)
 
-    def statistic(y, *predictions):
-        values = {}
-        for name, prediction in zip(names, predictions):
-            matrix = confusion_matrix(y, prediction, n_classes)
-            total = matrix.sum()
-            values[f"{name}|accuracy"] = np.trace(matrix) / total
-            values[f"{name}|gms"] = gandin_murphy_gerrity_score(matrix)
-            f1s = []
-            for k in range(n_classes):
-                tp = matrix[k, k]
-                fn, fp = matrix[k].sum() - tp, matrix[:, k].sum() - tp
-                if tp + fn + fp:
-                    f1s.append(2 * tp / (2 * tp + fp + fn))
-            values[f"{name}|macro_f1"] = np.mean(f1s) if f1s else math.nan
-        return values
-
-    raw = bootstrap_intervals(
-        statistic,
-        [y_test, *(forecasts[name] for name in names)],
-        groups=test["region"].to_numpy(),
-        n_boot=boot["n_boot"],
-        confidence=boot["confidence"],
-        seed=boot["seed"],
-    )
-    forecasters = {}
-    for name in names:
-        forecasters[name] = {
-            "scores": multiclass_scores(y_test, forecasts[name], class_names),
-            "intervals": {
-                key: list(raw[f"{name}|{key}"])
-                for key in ("accuracy", "macro_f1", "gms")
-            },
+    def scores_of(name, y, prediction):
+        matrix = confusion_matrix(y, prediction, n_classes)
+        f1s = []
+        for k in range(n_classes):
+            tp = matrix[k, k]
+            fn, fp = matrix[k].sum() - tp, matrix[:, k].sum() - tp
+            if tp + fn + fp:
+                f1s.append(2 * tp / (2 * tp + fp + fn))
+        return {
+            "accuracy": np.trace(matrix) / matrix.sum(),
+            "macro_f1": np.mean(f1s) if f1s else math.nan,
+            "gms": gandin_murphy_gerrity_score(matrix),
         }
+
+    forecasters = _scored_forecasters(
+        scores_of,
+        lambda y, prediction: multiclass_scores(y, prediction, class_names),
+        y_test,
+        forecasts,
+        test,
+        settings,
+    )
     model_scores = forecasters["model"]["scores"]
     headline = {key: model_scores[key] for key in ("accuracy", "macro_f1", "gms")}
     headline.update(
@@ -713,39 +747,17 @@ def _evaluate_regression(test, train_base_rate, settings) -> dict:
     if previous is not None:
         forecasts["persistence"] = persistence_log_flux(previous, missing_as_no=True)
     forecasts["always_no"] = np.full(n, math.log10(QUIET_FLUX))
-    boot = _bootstrap_settings(settings)
-    names = list(forecasts)
 
-    def statistic(y, *predictions):
-        values = {}
-        for name, prediction in zip(names, predictions):
-            scores = regression_scores(y, prediction)
-            values[f"{name}|mae"] = scores["mae"]
-            values[f"{name}|rmse"] = scores["rmse"]
-            values[f"{name}|sdo_benchmark_score"] = scores["sdo_benchmark_score"]
-            for letter in SKILL_THRESHOLDS:
-                values[f"{name}|tss_{letter}"] = scores["skill"][letter]["tss"]
+    def scores_of(name, y, prediction):
+        scores = regression_scores(y, prediction)
+        values = {key: scores[key] for key in ("mae", "rmse", "sdo_benchmark_score")}
+        for letter in SKILL_THRESHOLDS:
+            values[f"tss_{letter}"] = scores["skill"][letter]["tss"]
         return values
 
-    raw = bootstrap_intervals(
-        statistic,
-        [true, *(forecasts[name] for name in names)],
-        groups=test["region"].to_numpy(),
-        n_boot=boot["n_boot"],
-        confidence=boot["confidence"],
-        seed=boot["seed"],
+    forecasters = _scored_forecasters(
+        scores_of, regression_scores, true, forecasts, test, settings
     )
-    forecasters = {}
-    for name in names:
-        prefix = f"{name}|"
-        forecasters[name] = {
-            "scores": regression_scores(true, forecasts[name]),
-            "intervals": {
-                key[len(prefix) :]: list(value)
-                for key, value in raw.items()
-                if key.startswith(prefix)
-            },
-        }
     model_scores = forecasters["model"]["scores"]
     headline = {
         key: model_scores[key] for key in ("mae", "rmse", "bias", "sdo_benchmark_score")

@@ -259,6 +259,37 @@ def best_tss_threshold(y_true, y_prob) -> float:
         0.6000000000000001
     """
     curve = tss_curve(y_true, y_prob)
-    # argmax returns the first maximum, i.e. the highest threshold; round off
-    # float noise so that equal TSS values computed differently still tie.
-    return float(curve["thresholds"][np.argmax(np.round(curve["tss"], 12))])
+    return _threshold_of_best(curve["thresholds"], curve["tss"])
+
+
+def best_hss2_threshold(y_true, y_prob) -> float:
+    """Decision threshold that maximises HSS2 on the data given.
+
+    The candidates are those of `tss_curve` (one between each pair of
+    distinct probabilities); ties go to the highest threshold. Arguments,
+    return value, errors and the advice to call it on VALIDATION data are
+    those of `best_tss_threshold`.
+
+    Example:
+        >>> best_hss2_threshold([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        0.6000000000000001
+    """
+    curve = tss_curve(y_true, y_prob)
+    positives = float(np.sum(np.asarray(y_true) == 1))
+    negatives = float(np.size(y_true)) - positives
+    tp = curve["pod"] * positives
+    fp = curve["pofd"] * negatives
+    fn = positives - tp
+    tn = negatives - fp
+    # Never zero: both classes are present (tss_curve checked).
+    denominator = positives * (fn + tn) + (tp + fp) * negatives
+    hss2 = 2.0 * (tp * tn - fn * fp) / denominator
+    return _threshold_of_best(curve["thresholds"], hss2)
+
+
+def _threshold_of_best(thresholds, scores) -> float:
+    """The threshold of the highest score; ties go to the highest threshold."""
+    # tss_curve lists thresholds from high to low and argmax returns the first
+    # maximum; round off float noise so that equal scores computed differently
+    # still tie.
+    return float(thresholds[int(np.argmax(np.round(scores, 12)))])

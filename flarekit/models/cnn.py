@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from flarekit.models.inputs import IMAGE_AXES, check_input_shape, preprocessed_input
+
 
 def build_cnn(
     input_shape,
@@ -43,17 +45,12 @@ def build_cnn(
     Example:
         >>> model = build_cnn((64, 64, 4), head=build_head(tasks.binary()))
     """
-    input_shape = tuple(int(v) for v in input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(f"build_cnn needs (height, width, channels), got {input_shape}.")
+    input_shape = check_input_shape(input_shape, IMAGE_AXES, "build_cnn")
     if min(input_shape[:2]) < 2 ** len(filters):
         raise ValueError(
             f"Input {input_shape[:2]} is too small for {len(filters)} pooling blocks."
         )
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    for layer in preprocessing:
-        x = layer(x)
+    inputs, x = preprocessed_input(input_shape, preprocessing)
     for block, width in enumerate(filters):
         for conv in range(2):
             x = layers.Conv2D(

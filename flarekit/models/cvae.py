@@ -16,6 +16,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from flarekit.models.inputs import IMAGE_AXES, check_input_shape
 from flarekit.models.unet import CONDITION_KINDS, ConditionEmbedding
 
 
@@ -51,11 +52,7 @@ def build_cvae(
         >>> encoder, decoder = build_cvae((32, 32, 2), latent_dim=16)
         >>> z_mean, z_log_var = encoder([images, classes])
     """
-    image_shape = tuple(int(v) for v in image_shape)
-    if len(image_shape) != 3:
-        raise ValueError(
-            f"build_cvae needs (height, width, channels), got {image_shape}."
-        )
+    image_shape = check_input_shape(image_shape, IMAGE_AXES, "build_cvae")
     if condition not in CONDITION_KINDS:
         raise ValueError(
             f"condition must be one of {CONDITION_KINDS}, got {condition!r}."
@@ -80,15 +77,7 @@ def build_cvae(
     )
     condition_map = layers.Reshape((*image_shape[:2], 1))(condition_map)
     x = layers.Concatenate()([images, condition_map])
-    for level, width in enumerate(widths):
-        x = layers.Conv2D(
-            width,
-            3,
-            strides=2,
-            padding="same",
-            activation="silu",
-            name=f"encoder_conv{level}",
-        )(x)
+    x = _stride_two_convolutions(x, enumerate(widths), layers.Conv2D, "encoder_conv")
     x = layers.Flatten()(x)
     x = layers.Concatenate()([x, embedded])
     x = layers.Dense(4 * latent_dim, activation="silu", name="encoder_dense")(x)
@@ -109,17 +98,30 @@ def build_cvae(
         low[0] * low[1] * widths[-1], activation="silu", name="decoder_dense"
     )(x)
     x = layers.Reshape((*low, widths[-1]))(x)
-    for level, width in reversed(list(enumerate(widths))):
-        x = layers.Conv2DTranspose(
-            width,
-            3,
-            strides=2,
-            padding="same",
-            activation="silu",
-            name=f"decoder_deconv{level}",
-        )(x)
+    x = _stride_two_convolutions(
+        x, reversed(list(enumerate(widths))), layers.Conv2DTranspose, "decoder_deconv"
+    )
     outputs = layers.Conv2D(
         image_shape[-1], 3, padding="same", dtype="float32", name="reconstruction"
     )(x)
     decoder = keras.Model([latent, decoder_condition], outputs, name=f"{name}_decoder")
     return encoder, decoder
+
+
+def _stride_two_convolutions(x, levels, convolution, prefix: str):
+    """3x3 SiLU convolutions of stride 2, one per (level, width) of `levels`.
+
+    `convolution` is `layers.Conv2D` (each halves the image: the encoder) or
+    `layers.Conv2DTranspose` (each doubles it: the decoder); the layers are
+    named `<prefix><level>`, the names saved models know them by.
+    """
+    for level, width in levels:
+        x = convolution(
+            width,
+            3,
+            strides=2,
+            padding="same",
+            activation="silu",
+            name=f"{prefix}{level}",
+        )(x)
+    return x

@@ -18,6 +18,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from flarekit.models.inputs import IMAGE_AXES, check_input_shape, preprocessed_input
+
 
 def _preactivation_block(x, filters: int, stride: int, name: str):
     """BN-ReLU-conv3x3-BN-ReLU-conv3x3, plus the (projected) shortcut."""
@@ -79,12 +81,8 @@ def build_resnet(
         >>> backbone.output_shape
         (None, 64)
     """
-    input_shape = tuple(int(v) for v in input_shape)
+    input_shape = check_input_shape(input_shape, IMAGE_AXES, "build_resnet")
     filters, blocks_per_stage = tuple(filters), tuple(blocks_per_stage)
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"build_resnet needs (height, width, channels), got {input_shape}."
-        )
     if not filters or len(filters) != len(blocks_per_stage):
         raise ValueError(
             f"filters {filters} and blocks_per_stage {blocks_per_stage} must be "
@@ -99,10 +97,7 @@ def build_resnet(
         raise ValueError(
             f"Input {input_shape[:2]} is too small for {len(filters)} stages."
         )
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    for layer in preprocessing:
-        x = layer(x)
+    inputs, x = preprocessed_input(input_shape, preprocessing)
     x = layers.Conv2D(
         stem_filters, 3, padding="same", use_bias=False, name="stem_conv"
     )(x)

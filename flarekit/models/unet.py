@@ -31,11 +31,14 @@ import math
 import keras
 from keras import layers, ops
 
+from flarekit.layers.serialization import ConfigFromAttributes
+from flarekit.models.inputs import IMAGE_AXES, check_input_shape
+
 CONDITION_KINDS = ("goes_class", "log_flux")
 
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class SinusoidalEmbedding(layers.Layer):
+class SinusoidalEmbedding(ConfigFromAttributes, layers.Layer):
     """Diffusion time t in [0, 1] -> [sin(f_k t'), cos(f_k t')], t' = time_scale t.
 
     Frequencies are geometric from 1 to 1 / max_period (Vaswani et al. 2017);
@@ -54,6 +57,8 @@ class SinusoidalEmbedding(layers.Layer):
         >>> SinusoidalEmbedding(32)(ops.ones((4,))).shape
         (4, 32)
     """
+
+    config_attributes = ("embedding_dim", "max_period", "time_scale")
 
     def __init__(
         self,
@@ -82,18 +87,9 @@ class SinusoidalEmbedding(layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.embedding_dim)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            embedding_dim=self.embedding_dim,
-            max_period=self.max_period,
-            time_scale=self.time_scale,
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class ConditionEmbedding(layers.Layer):
+class ConditionEmbedding(ConfigFromAttributes, layers.Layer):
     """A GOES class index or a log10 flux -> a vector, with a learned null.
 
     Discrete (`kind="goes_class"`): an embedding table of `num_classes + 1`
@@ -116,6 +112,14 @@ class ConditionEmbedding(layers.Layer):
         >>> embed(ops.array([0, 4, 6])).shape   # quiet, M, null
         (3, 64)
     """
+
+    config_attributes = (
+        "kind",
+        "embedding_dim",
+        "num_classes",
+        "flux_center",
+        "flux_scale",
+    )
 
     def __init__(
         self,
@@ -186,17 +190,6 @@ class ConditionEmbedding(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.embedding_dim)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            kind=self.kind,
-            embedding_dim=self.embedding_dim,
-            num_classes=self.num_classes,
-            flux_center=self.flux_center,
-            flux_scale=self.flux_scale,
-        )
-        return config
 
 
 def _groups(width: int, groups: int) -> int:
@@ -285,11 +278,7 @@ def build_unet(
         >>> unet = build_unet((64, 64, 2), widths=(32, 64, 128), condition="goes_class")
         >>> prediction = unet([noisy_images, diffusion_times, goes_classes])
     """
-    image_shape = tuple(int(v) for v in image_shape)
-    if len(image_shape) != 3:
-        raise ValueError(
-            f"build_unet needs (height, width, channels), got {image_shape}."
-        )
+    image_shape = check_input_shape(image_shape, IMAGE_AXES, "build_unet")
     if condition not in CONDITION_KINDS:
         raise ValueError(
             f"condition must be one of {CONDITION_KINDS}, got {condition!r}."

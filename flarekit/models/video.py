@@ -39,23 +39,21 @@ import warnings
 import keras
 from keras import layers, ops
 
+from flarekit.layers.serialization import ConfigFromAttributes
 from flarekit.models.cnn import build_cnn
-from flarekit.models.vit import MultiHeadSelfAttention, PositionEmbedding
+from flarekit.models.inputs import (
+    CLIP_AXES,
+    check_input_shape,
+    check_sizes,
+    preprocessed_input,
+)
+from flarekit.models.vit import PositionEmbedding, PreNormBlock
 
 ARCHITECTURES = ("factorised", "video_swin")
 
 
-def _triple(value, name: str) -> tuple:
-    triple = (value, value, value) if isinstance(value, int) else tuple(value)
-    if len(triple) != 3 or any(int(v) != v or v < 1 for v in triple):
-        raise ValueError(
-            f"{name} must be a positive int or three of them, got {value!r}."
-        )
-    return tuple(int(v) for v in triple)
-
-
 @keras.saving.register_keras_serializable(package="flarekit")
-class TubeletEmbedding(layers.Layer):
+class TubeletEmbedding(ConfigFromAttributes, layers.Layer):
     """Project non-overlapping t x p x p tubelets of a clip to tokens.
 
     Args:
@@ -71,9 +69,11 @@ class TubeletEmbedding(layers.Layer):
         (1, 8, 16, 64)
     """
 
+    config_attributes = ("tubelet_size", "hidden_dim")
+
     def __init__(self, tubelet_size=(2, 8, 8), hidden_dim: int = 64, **kwargs):
         super().__init__(**kwargs)
-        self.tubelet_size = _triple(tubelet_size, "tubelet_size")
+        self.tubelet_size = check_sizes(tubelet_size, 3, "tubelet_size")
         if int(hidden_dim) < 1:
             raise ValueError(f"hidden_dim must be >= 1, got {hidden_dim!r}.")
         self.hidden_dim = int(hidden_dim)
@@ -111,20 +111,17 @@ class TubeletEmbedding(layers.Layer):
         steps, rows, columns = self.grid_shape(input_shape)
         return (input_shape[0], steps, rows * columns, self.hidden_dim)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(tubelet_size=list(self.tubelet_size), hidden_dim=self.hidden_dim)
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class SeparablePositionEmbedding(layers.Layer):
+class SeparablePositionEmbedding(ConfigFromAttributes, layers.Layer):
     """Learned position embeddings for [B, T, N, D] tokens: one per time step
     plus one per spatial position, so T + N vectors instead of T x N.
 
     Args:
         stddev: standard deviation of the initial embeddings.
     """
+
+    config_attributes = ("stddev",)
 
     def __init__(self, stddev: float = 0.02, **kwargs):
         super().__init__(**kwargs)
@@ -143,24 +140,17 @@ class SeparablePositionEmbedding(layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(stddev=self.stddev)
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class FactorisedSpaceTimeBlock(layers.Layer):
+class FactorisedSpaceTimeBlock(PreNormBlock):
     """Pre-norm block on [B, T, N, D]: spatial attention, temporal attention, MLP.
 
     x += MHSA_space(LN(x)) within each time step; x += MHSA_time(LN(x)) at
     each spatial position; x += MLP(LN(x)).
 
     Args:
-        num_heads: heads of both attentions; must divide D.
-        mlp_dim: hidden units of the GELU MLP.
-        dropout: dropout after each attention and in the MLP.
-        attention_dropout: dropout on attention weights.
+        num_heads, mlp_dim, dropout, attention_dropout: as `PreNormBlock`
+            (the heads are those of both attentions, and must divide D).
 
     Call args:
         tokens: [B, T, N, D].
@@ -168,49 +158,25 @@ class FactorisedSpaceTimeBlock(layers.Layer):
             temporal [B, N, heads, T, T]) weights.
     """
 
-    def __init__(
-        self,
-        num_heads: int = 4,
-        mlp_dim: int = 128,
-        dropout: float = 0.0,
-        attention_dropout: float = 0.0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if int(mlp_dim) < 1:
-            raise ValueError(f"mlp_dim must be >= 1, got {mlp_dim!r}.")
-        self.num_heads = int(num_heads)
-        self.mlp_dim = int(mlp_dim)
-        self.dropout = float(dropout)
-        self.attention_dropout = float(attention_dropout)
+    def __init__(self, *args, **kwargs):
+        # The arguments are `PreNormBlock`'s; this block adds only sublayers.
+        super().__init__(*args, **kwargs)
         self.spatial_norm = layers.LayerNormalization(epsilon=1e-6, name="spatial_norm")
-        self.spatial_attention = MultiHeadSelfAttention(
-            self.num_heads, self.attention_dropout, name="spatial_attention"
-        )
+        self.spatial_attention = self.attention_sublayer("spatial_attention")
         self.temporal_norm = layers.LayerNormalization(
             epsilon=1e-6, name="temporal_norm"
         )
-        self.temporal_attention = MultiHeadSelfAttention(
-            self.num_heads, self.attention_dropout, name="temporal_attention"
-        )
-        self.mlp_norm = layers.LayerNormalization(epsilon=1e-6, name="mlp_norm")
-        self.mlp_hidden = layers.Dense(
-            self.mlp_dim, activation="gelu", name="mlp_hidden"
-        )
+        self.temporal_attention = self.attention_sublayer("temporal_attention")
         self.spatial_dropout = layers.Dropout(self.dropout)
         self.temporal_dropout = layers.Dropout(self.dropout)
-        self.mlp_hidden_dropout = layers.Dropout(self.dropout)
-        self.mlp_output_dropout = layers.Dropout(self.dropout)
 
     def build(self, input_shape):
         _, steps, positions, hidden_dim = (None, *(int(v) for v in input_shape[1:]))
-        for norm in (self.spatial_norm, self.temporal_norm, self.mlp_norm):
-            norm.build(input_shape)
+        self.spatial_norm.build(input_shape)
+        self.temporal_norm.build(input_shape)
         self.spatial_attention.build((None, positions, hidden_dim))
         self.temporal_attention.build((None, steps, hidden_dim))
-        self.mlp_hidden.build(input_shape)
-        self.mlp_output = layers.Dense(hidden_dim, name="mlp_output")
-        self.mlp_output.build((*input_shape[:-1], self.mlp_dim))
+        self.build_mlp(input_shape)
 
     def call(self, tokens, training=None, return_attention_scores: bool = False):
         steps, positions, hidden_dim = tokens.shape[1], tokens.shape[2], tokens.shape[3]
@@ -230,12 +196,7 @@ class FactorisedSpaceTimeBlock(layers.Layer):
         temporal_out = ops.reshape(temporal_out, (-1, positions, steps, hidden_dim))
         temporal_out = ops.transpose(temporal_out, (0, 2, 1, 3))
         tokens = tokens + self.temporal_dropout(temporal_out, training=training)
-        hidden = self.mlp_hidden_dropout(
-            self.mlp_hidden(self.mlp_norm(tokens)), training=training
-        )
-        tokens = tokens + self.mlp_output_dropout(
-            self.mlp_output(hidden), training=training
-        )
+        tokens = self.mlp_residual(tokens, training=training)
         if not return_attention_scores:
             return tokens
         heads = self.num_heads
@@ -247,28 +208,17 @@ class FactorisedSpaceTimeBlock(layers.Layer):
         )
         return tokens, (spatial_weights, temporal_weights)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads,
-            mlp_dim=self.mlp_dim,
-            dropout=self.dropout,
-            attention_dropout=self.attention_dropout,
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class FrameSelection(layers.Layer):
+class FrameSelection(ConfigFromAttributes, layers.Layer):
     """One frame of a clip: [B, T, H, W, C] -> [B, H, W, C].
 
     Args:
         index: frame index; -1 (default) is the last frame, the one the
             label of a sequence sample is attached to.
     """
+
+    config_attributes = ("index",)
 
     def __init__(self, index: int = -1, **kwargs):
         super().__init__(**kwargs)
@@ -279,20 +229,6 @@ class FrameSelection(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *input_shape[2:])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(index=self.index)
-        return config
-
-
-def _check_clip_shape(input_shape) -> tuple:
-    input_shape = tuple(int(v) for v in input_shape)
-    if len(input_shape) != 4:
-        raise ValueError(
-            f"A video model needs (frames, height, width, channels), got {input_shape}."
-        )
-    return input_shape
 
 
 def build_video_transformer(
@@ -351,7 +287,7 @@ def build_video_transformer(
         ...     tubelet_size=(2, 8, 8), hidden_dim=64, num_layers=4, num_heads=4,
         ...     mlp_dim=128, head=build_head(tasks.sequence("M1.0")))
     """
-    input_shape = _check_clip_shape(input_shape)
+    input_shape = check_input_shape(input_shape, CLIP_AXES, "build_video_transformer")
     if architecture not in ARCHITECTURES:
         raise ValueError(
             f"architecture must be one of {ARCHITECTURES}, got {architecture!r}."
@@ -360,112 +296,65 @@ def build_video_transformer(
         raise ValueError(
             f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}."
         )
-    inputs = keras.Input(shape=input_shape, name="frames")
-    x = inputs
-    for layer in preprocessing:
-        x = layer(x)
+    inputs, x = preprocessed_input(input_shape, preprocessing, name="frames")
     if architecture == "factorised":
-        x = _factorised_encoder(
-            x,
-            tubelet_size,
-            hidden_dim,
-            num_layers,
-            num_heads,
-            mlp_dim,
-            dropout,
-            attention_dropout,
-        )
+        if int(num_layers) < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers!r}.")
+        x = TubeletEmbedding(tubelet_size, hidden_dim, name="tubelet_embedding")(x)
+        x = SeparablePositionEmbedding(name="position_embedding")(x)
+        x = layers.Dropout(dropout, name="embedding_dropout")(x)
+        for index in range(int(num_layers)):
+            x = FactorisedSpaceTimeBlock(
+                num_heads,
+                mlp_dim,
+                dropout,
+                attention_dropout,
+                name=f"space_time_block_{index}",
+            )(x)
+        x = layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
+        # Average over all space-time tokens: every tubelet counts equally.
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
     else:
-        x = _video_swin_encoder(
-            x,
-            input_shape,
-            tubelet_size,
-            hidden_dim,
-            mlp_dim,
-            dropout,
-            attention_dropout,
-            swin_depths,
-            swin_num_heads,
-            swin_window_size,
-            drop_path_rate,
-        )
+        depths = [int(v) for v in swin_depths]
+        stage_heads = [int(v) for v in swin_num_heads]
+        if len(depths) != len(stage_heads) or not depths:
+            raise ValueError(
+                f"swin_depths {depths} and swin_num_heads {stage_heads} must be "
+                "non-empty and of equal length (one entry per stage)."
+            )
+        x = _video_swin_backbone(
+            include_rescaling=False,
+            input_shape=input_shape,
+            embed_dim=int(hidden_dim),
+            patch_size=list(check_sizes(tubelet_size, 3, "tubelet_size")),
+            window_size=list(check_sizes(swin_window_size, 3, "swin_window_size")),
+            mlp_ratio=float(mlp_dim) / float(hidden_dim),
+            drop_rate=float(dropout),
+            attn_drop_rate=float(attention_dropout),
+            drop_path_rate=float(drop_path_rate),
+            depths=depths,
+            num_heads=stage_heads,
+        )(x)
+        x = layers.GlobalAveragePooling3D(name="pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = head(x) if head is not None else x
     return keras.Model(inputs, outputs, name=name)
 
 
-def _factorised_encoder(
-    x,
-    tubelet_size,
-    hidden_dim,
-    num_layers,
-    num_heads,
-    mlp_dim,
-    dropout,
-    attention_dropout,
-):
-    if int(num_layers) < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers!r}.")
-    x = TubeletEmbedding(tubelet_size, hidden_dim, name="tubelet_embedding")(x)
-    x = SeparablePositionEmbedding(name="position_embedding")(x)
-    x = layers.Dropout(dropout, name="embedding_dropout")(x)
-    for index in range(int(num_layers)):
-        x = FactorisedSpaceTimeBlock(
-            num_heads,
-            mlp_dim,
-            dropout,
-            attention_dropout,
-            name=f"space_time_block_{index}",
-        )(x)
-    x = layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
-    # Average over all space-time tokens: every tubelet counts equally.
-    return layers.GlobalAveragePooling2D(name="pool")(x)
-
-
-def _video_swin_encoder(
-    x,
-    input_shape,
-    tubelet_size,
-    hidden_dim,
-    mlp_dim,
-    dropout,
-    attention_dropout,
-    depths,
-    num_heads,
-    window_size,
-    drop_path_rate,
-):
+def _video_swin_backbone(**options):
+    """keras-cv's `VideoSwinBackbone` from explicit options (its presets
+    download weights, which fails here); keras-cv is imported only when a
+    video Swin model is built."""
     from keras_cv.models import VideoSwinBackbone
 
-    depths, num_heads = [int(v) for v in depths], [int(v) for v in num_heads]
-    if len(depths) != len(num_heads) or not depths:
-        raise ValueError(
-            f"swin_depths {depths} and swin_num_heads {num_heads} must be non-empty "
-            "and of equal length (one entry per stage)."
-        )
-    backbone = VideoSwinBackbone(
-        include_rescaling=False,
-        input_shape=input_shape,
-        embed_dim=int(hidden_dim),
-        patch_size=list(_triple(tubelet_size, "tubelet_size")),
-        window_size=list(_triple(window_size, "swin_window_size")),
-        mlp_ratio=float(mlp_dim) / float(hidden_dim),
-        drop_rate=float(dropout),
-        attn_drop_rate=float(attention_dropout),
-        drop_path_rate=float(drop_path_rate),
-        depths=depths,
-        num_heads=num_heads,
-        name="video_swin_backbone",
-    )
     # keras-cv 0.9's window attention warns, at every trace, that it drops a
     # Keras mask its own padding attached; nothing downstream uses a mask.
     warnings.filterwarnings(
         "ignore",
         message=r"Layer 'video_swin_window_attention.*does not support masking",
     )
-    x = backbone(x)
-    return layers.GlobalAveragePooling3D(name="pool")(x)
+    return VideoSwinBackbone(**options, name="video_swin_backbone")
 
 
 def build_frame_baseline(
@@ -499,7 +388,7 @@ def build_frame_baseline(
         >>> model = build_frame_baseline((16, 32, 32, 4), filters=(16, 32),
         ...                              head=build_head(tasks.sequence()))
     """
-    input_shape = _check_clip_shape(input_shape)
+    input_shape = check_input_shape(input_shape, CLIP_AXES, "build_frame_baseline")
     if not -input_shape[0] <= frame_index < input_shape[0]:
         raise ValueError(
             f"frame_index {frame_index} is outside a clip of {input_shape[0]} frames."

@@ -35,24 +35,22 @@ import math
 import keras
 from keras import layers, ops
 
+from flarekit.layers.serialization import ConfigFromAttributes
+from flarekit.models.inputs import (
+    IMAGE_AXES,
+    check_input_shape,
+    check_sizes,
+    preprocessed_input,
+)
+
 POOLING_MODES = ("class_token", "average")
 # Added to masked attention logits; large enough to zero the softmax weight in
 # float32, where the logits are computed (see MultiHeadSelfAttention.call).
 MASK_VALUE = -1e9
 
 
-def _pair(value, name: str) -> tuple:
-    """(a, b) from an int or a pair, positive; ValueError showing the value."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or any(int(v) != v or v < 1 for v in pair):
-        raise ValueError(
-            f"{name} must be a positive int or a pair of them, got {value!r}."
-        )
-    return tuple(int(v) for v in pair)
-
-
 @keras.saving.register_keras_serializable(package="flarekit")
-class PatchEmbedding(layers.Layer):
+class PatchEmbedding(ConfigFromAttributes, layers.Layer):
     """Cut images into non-overlapping patches and project each to a token.
 
     With `shifted=True` this is shifted patch tokenisation (Lee et al. 2021):
@@ -74,11 +72,13 @@ class PatchEmbedding(layers.Layer):
         (2, 16, 64)
     """
 
+    config_attributes = ("patch_size", "hidden_dim", "shifted")
+
     def __init__(
         self, patch_size=8, hidden_dim: int = 64, shifted: bool = False, **kwargs
     ):
         super().__init__(**kwargs)
-        self.patch_size = _pair(patch_size, "patch_size")
+        self.patch_size = check_sizes(patch_size, 2, "patch_size")
         if int(hidden_dim) < 1:
             raise ValueError(f"hidden_dim must be >= 1, got {hidden_dim!r}.")
         self.hidden_dim = int(hidden_dim)
@@ -146,15 +146,6 @@ class PatchEmbedding(layers.Layer):
         rows, columns = self.grid_shape(input_shape)
         return (input_shape[0], rows * columns, self.hidden_dim)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            patch_size=list(self.patch_size),
-            hidden_dim=self.hidden_dim,
-            shifted=self.shifted,
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
 class ClassToken(layers.Layer):
@@ -183,7 +174,7 @@ class ClassToken(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class PositionEmbedding(layers.Layer):
+class PositionEmbedding(ConfigFromAttributes, layers.Layer):
     """Add a learned embedding to each position of a fixed-length token sequence.
 
     Works on [B, N, D] and, for factorised video tokens, on [B, T, N, D]: the
@@ -192,6 +183,8 @@ class PositionEmbedding(layers.Layer):
     Args:
         stddev: standard deviation of the initial embedding.
     """
+
+    config_attributes = ("stddev",)
 
     def __init__(self, stddev: float = 0.02, **kwargs):
         super().__init__(**kwargs)
@@ -216,14 +209,9 @@ class PositionEmbedding(layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(stddev=self.stddev)
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class MultiHeadSelfAttention(layers.Layer):
+class MultiHeadSelfAttention(ConfigFromAttributes, layers.Layer):
     """Multi-head self-attention over [B, N, D], optionally locality self-attention.
 
     Notation (Vaswani et al. 2017): queries Q, keys K, values V of `num_heads`
@@ -245,6 +233,8 @@ class MultiHeadSelfAttention(layers.Layer):
         >>> attention = MultiHeadSelfAttention(num_heads=4, locality=True)
         >>> outputs, weights = attention(tokens, return_attention_scores=True)
     """
+
+    config_attributes = ("num_heads", "dropout", "locality")
 
     def __init__(
         self, num_heads: int = 4, dropout: float = 0.0, locality: bool = False, **kwargs
@@ -309,29 +299,26 @@ class MultiHeadSelfAttention(layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads, dropout=self.dropout, locality=self.locality
-        )
-        return config
 
+class PreNormBlock(ConfigFromAttributes, layers.Layer):
+    """Base class of pre-norm transformer blocks: the arguments and the MLP.
 
-@keras.saving.register_keras_serializable(package="flarekit")
-class TransformerBlock(layers.Layer):
-    """Pre-norm transformer encoder block: x + MHSA(LN(x)), then x + MLP(LN(x)).
+    A block is residual attention sublayer(s), each x + MHSA(LN(x)), then the
+    residual MLP x + W2 dropout(GELU(W1 LN(x))) this class owns (Xiong et al.
+    2020). `TransformerBlock` attends over one token axis, the video model's
+    `FactorisedSpaceTimeBlock` over space and then time.
 
     Args:
         num_heads: attention heads.
         mlp_dim: hidden units of the two-layer GELU MLP.
         dropout: dropout after the attention and in the MLP.
         attention_dropout: dropout on the attention weights.
-        locality: locality self-attention (see `MultiHeadSelfAttention`).
 
-    Call args:
-        tokens: [B, N, D].
-        return_attention_scores: also return the weights [B, heads, N, N].
+    Raises:
+        ValueError: mlp_dim < 1.
     """
+
+    config_attributes = ("num_heads", "mlp_dim", "dropout", "attention_dropout")
 
     def __init__(
         self,
@@ -339,7 +326,6 @@ class TransformerBlock(layers.Layer):
         mlp_dim: int = 128,
         dropout: float = 0.0,
         attention_dropout: float = 0.0,
-        locality: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -349,14 +335,6 @@ class TransformerBlock(layers.Layer):
         self.mlp_dim = int(mlp_dim)
         self.dropout = float(dropout)
         self.attention_dropout = float(attention_dropout)
-        self.locality = bool(locality)
-        self.attention_norm = layers.LayerNormalization(
-            epsilon=1e-6, name="attention_norm"
-        )
-        self.attention = MultiHeadSelfAttention(
-            self.num_heads, self.attention_dropout, self.locality, name="attention"
-        )
-        self.attention_output_dropout = layers.Dropout(self.dropout)
         self.mlp_norm = layers.LayerNormalization(epsilon=1e-6, name="mlp_norm")
         self.mlp_hidden = layers.Dense(
             self.mlp_dim, activation="gelu", name="mlp_hidden"
@@ -364,51 +342,89 @@ class TransformerBlock(layers.Layer):
         self.mlp_hidden_dropout = layers.Dropout(self.dropout)
         self.mlp_output_dropout = layers.Dropout(self.dropout)
 
-    def build(self, input_shape):
-        self.attention_norm.build(input_shape)
-        self.attention.build(input_shape)
+    def attention_sublayer(
+        self, name: str, locality: bool = False
+    ) -> MultiHeadSelfAttention:
+        """A self-attention with this block's heads and attention dropout."""
+        return MultiHeadSelfAttention(
+            self.num_heads, self.attention_dropout, locality, name=name
+        )
+
+    def build_mlp(self, input_shape):
+        """Build the MLP sublayers for tokens of `input_shape` ([..., D])."""
         self.mlp_norm.build(input_shape)
         self.mlp_hidden.build(input_shape)
         self.mlp_output = layers.Dense(int(input_shape[-1]), name="mlp_output")
         self.mlp_output.build((*input_shape[:-1], self.mlp_dim))
+
+    def mlp_residual(self, tokens, training=None):
+        """tokens + MLP(LN(tokens)), with dropout in and after the MLP."""
+        hidden = self.mlp_hidden_dropout(
+            self.mlp_hidden(self.mlp_norm(tokens)), training=training
+        )
+        return tokens + self.mlp_output_dropout(
+            self.mlp_output(hidden), training=training
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="flarekit")
+class TransformerBlock(PreNormBlock):
+    """Pre-norm transformer encoder block: x + MHSA(LN(x)), then x + MLP(LN(x)).
+
+    Args:
+        num_heads, mlp_dim, dropout, attention_dropout: as `PreNormBlock`
+            (positional or keyword).
+        locality: locality self-attention (see `MultiHeadSelfAttention`);
+            keyword only.
+
+    Call args:
+        tokens: [B, N, D].
+        return_attention_scores: also return the weights [B, heads, N, N].
+
+    Example:
+        >>> block = TransformerBlock(num_heads=4, mlp_dim=128, locality=True)
+        >>> tokens, weights = block(tokens, return_attention_scores=True)
+    """
+
+    config_attributes = (*PreNormBlock.config_attributes, "locality")
+
+    def __init__(self, *args, locality: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locality = bool(locality)
+        self.attention_norm = layers.LayerNormalization(
+            epsilon=1e-6, name="attention_norm"
+        )
+        self.attention = self.attention_sublayer("attention", self.locality)
+        self.attention_output_dropout = layers.Dropout(self.dropout)
+
+    def build(self, input_shape):
+        self.attention_norm.build(input_shape)
+        self.attention.build(input_shape)
+        self.build_mlp(input_shape)
 
     def call(self, tokens, training=None, return_attention_scores: bool = False):
         attended, weights = self.attention(
             self.attention_norm(tokens), training=training, return_attention_scores=True
         )
         tokens = tokens + self.attention_output_dropout(attended, training=training)
-        hidden = self.mlp_hidden_dropout(
-            self.mlp_hidden(self.mlp_norm(tokens)), training=training
-        )
-        tokens = tokens + self.mlp_output_dropout(
-            self.mlp_output(hidden), training=training
-        )
+        tokens = self.mlp_residual(tokens, training=training)
         if return_attention_scores:
             return tokens, weights
         return tokens
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads,
-            mlp_dim=self.mlp_dim,
-            dropout=self.dropout,
-            attention_dropout=self.attention_dropout,
-            locality=self.locality,
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class TokenPooling(layers.Layer):
+class TokenPooling(ConfigFromAttributes, layers.Layer):
     """One feature vector from [B, N, D] tokens: the class token or their mean.
 
     Args:
         mode: "class_token" (token 0) or "average" (mean over tokens).
     """
+
+    config_attributes = ("mode",)
 
     def __init__(self, mode: str = "class_token", **kwargs):
         super().__init__(**kwargs)
@@ -425,11 +441,6 @@ class TokenPooling(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(mode=self.mode)
-        return config
 
 
 def build_vit(
@@ -482,11 +493,7 @@ def build_vit(
         ...                   num_heads=4, mlp_dim=128, shifted_patch_tokenization=True,
         ...                   locality_self_attention=True, head=build_head(task))
     """
-    input_shape = tuple(int(v) for v in input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"build_vit needs (height, width, channels), got {input_shape}."
-        )
+    input_shape = check_input_shape(input_shape, IMAGE_AXES, "build_vit")
     if pooling not in POOLING_MODES:
         raise ValueError(f"pooling must be one of {POOLING_MODES}, got {pooling!r}.")
     if int(num_layers) < 1:
@@ -495,10 +502,7 @@ def build_vit(
         raise ValueError(
             f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}."
         )
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    for layer in preprocessing:
-        x = layer(x)
+    inputs, x = preprocessed_input(input_shape, preprocessing)
     x = PatchEmbedding(
         patch_size,
         hidden_dim,

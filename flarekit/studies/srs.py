@@ -399,45 +399,9 @@ def fit_forecaster(
     raise ValueError(f"kind must be 'logistic' or 'gradient_boosting', got {kind!r}.")
 
 
-def best_hss2_threshold(y_true, y_prob) -> float:
-    """Decision threshold that maximises HSS2 on the data given.
-
-    The candidates are those of `flarekit.metrics.tss_curve` (one between
-    each pair of distinct probabilities); ties go to the highest threshold,
-    as in `best_tss_threshold`. Call it on VALIDATION data.
-
-    Args:
-        y_true: observed outcomes, 0/1, both classes present.
-        y_prob: forecast probabilities.
-
-    Returns:
-        The threshold t; forecast "yes" where probability >= t.
-
-    Raises:
-        ValueError: only one class observed, or bad inputs.
-
-    Example:
-        >>> best_hss2_threshold([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-        0.6000000000000001
-    """
-    from flarekit.metrics import tss_curve
-
-    curve = tss_curve(y_true, y_prob)
-    positives = float(np.sum(np.asarray(y_true) == 1))
-    negatives = float(np.size(y_true)) - positives
-    tp = curve["pod"] * positives
-    fp = curve["pofd"] * negatives
-    fn = positives - tp
-    tn = negatives - fp
-    # Never zero: both classes are present (tss_curve checked).
-    denominator = positives * (fn + tn) + (tp + fp) * negatives
-    hss2 = 2.0 * (tp * tn - fn * fp) / denominator
-    return float(curve["thresholds"][int(np.argmax(hss2))])
-
-
 def validation_thresholds(y_validation, p_validation) -> dict:
     """{"tss": the TSS-maximising threshold, "hss2": the HSS2-maximising one}."""
-    from flarekit.metrics import best_tss_threshold
+    from flarekit.metrics import best_hss2_threshold, best_tss_threshold
 
     return {
         "tss": float(best_tss_threshold(y_validation, p_validation)),

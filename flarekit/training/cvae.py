@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from flarekit.layers.generative import invert_preprocessing
-from flarekit.training.diffusion import DiffusionModel
+from flarekit.training.diffusion import DiffusionModel, _deserialize_networks
 
 
 @keras.saving.register_keras_serializable(package="flarekit")
@@ -83,6 +83,7 @@ class ConditionalVAE(keras.Model):
     adapt_normalization = DiffusionModel.adapt_normalization
     _unpack = staticmethod(DiffusionModel._unpack)
     _cast_condition = DiffusionModel._cast_condition
+    _preprocessing_config = DiffusionModel._preprocessing_config
 
     def denormalize(self, images):
         return invert_preprocessing(self.preprocessing.layers, images)
@@ -170,14 +171,9 @@ class ConditionalVAE(keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
+            **self._preprocessing_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
-            "input_shape": list(self.raw_shape),
-            "preprocessing": [
-                keras.saving.serialize_keras_object(layer)
-                for layer in self.preprocessing.layers
-            ],
             "beta": self.beta,
             "condition": self.condition,
             "num_classes": self.num_classes,
@@ -186,11 +182,5 @@ class ConditionalVAE(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        config["preprocessing"] = [
-            keras.saving.deserialize_keras_object(layer)
-            for layer in config["preprocessing"]
-        ]
+        config = _deserialize_networks(config, ("encoder", "decoder"))
         return cls(**config)

@@ -477,15 +477,22 @@ class DiffusionModel(keras.Model):
         }
 
     # ---- saving ------------------------------------------------------------
-    def get_config(self):
+    def _preprocessing_config(self) -> dict:
+        """The config entries every generative model shares (ConditionalVAE too):
+        its name, the raw input shape and the serialised preprocessing layers."""
         return {
             "name": self.name,
-            "network": keras.saving.serialize_keras_object(self.network),
             "input_shape": list(self.raw_shape),
             "preprocessing": [
                 keras.saving.serialize_keras_object(layer)
                 for layer in self.preprocessing.layers
             ],
+        }
+
+    def get_config(self):
+        return {
+            **self._preprocessing_config(),
+            "network": keras.saving.serialize_keras_object(self.network),
             "schedule": diffusion.schedule_config(self.schedule),
             "prediction_type": self.prediction_type,
             "p_uncond": self.p_uncond,
@@ -497,11 +504,20 @@ class DiffusionModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["network"] = keras.saving.deserialize_keras_object(config["network"])
-        config["preprocessing"] = [
-            keras.saving.deserialize_keras_object(layer)
-            for layer in config["preprocessing"]
-        ]
+        config = _deserialize_networks(config, ("network",))
         config["schedule"] = diffusion.schedule_from_config(config["schedule"])
         return cls(**config)
+
+
+def _deserialize_networks(config: dict, network_keys: tuple) -> dict:
+    """A copy of a generative model's config with the networks named in
+    `network_keys` and the preprocessing layers deserialised (the inverse of
+    `DiffusionModel._preprocessing_config` and the networks' entries)."""
+    config = dict(config)
+    for key in network_keys:
+        config[key] = keras.saving.deserialize_keras_object(config[key])
+    config["preprocessing"] = [
+        keras.saving.deserialize_keras_object(layer)
+        for layer in config["preprocessing"]
+    ]
+    return config

@@ -39,9 +39,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from flarekit.layers.serialization import ConfigFromAttributes
+
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class NTXentLoss(keras.losses.Loss):
+class NTXentLoss(ConfigFromAttributes, keras.losses.Loss):
     """Normalised temperature-scaled cross-entropy (NT-Xent) of two views.
 
     For N pairs, the 2N projections are L2-normalised; each one is an anchor
@@ -66,6 +68,8 @@ class NTXentLoss(keras.losses.Loss):
     Example:
         >>> NTXentLoss(temperature=0.5)(z1, z2)  # a scalar
     """
+
+    config_attributes = ("temperature",)
 
     def __init__(
         self,
@@ -96,11 +100,6 @@ class NTXentLoss(keras.losses.Loss):
         )
         return 0.5 * (per_anchor[:pairs] + per_anchor[pairs:])
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(temperature=self.temperature)
-        return config
-
 
 def contrastive_logits(projections_1, projections_2):
     """Cosine similarities of every view-1 projection to every view-2 one, [N, N].
@@ -118,7 +117,7 @@ def contrastive_logits(projections_1, projections_2):
 
 
 @keras.saving.register_keras_serializable(package="flarekit")
-class LARS(keras.optimizers.Optimizer):
+class LARS(ConfigFromAttributes, keras.optimizers.Optimizer):
     """Layer-wise adaptive rate scaling: SGD with momentum and a per-variable
     trust ratio, the optimizer of SimCLR.
 
@@ -151,6 +150,8 @@ class LARS(keras.optimizers.Optimizer):
     Example:
         >>> optimizer = LARS(learning_rate=0.3, weight_decay=1e-6)
     """
+
+    config_attributes = ("momentum", "eta", "nesterov", "exclude_vectors")
 
     def __init__(
         self,
@@ -217,16 +218,6 @@ class LARS(keras.optimizers.Optimizer):
             self.assign_sub(variable, momentum * new_velocity + scaled_rate * gradient)
         else:
             self.assign_sub(variable, new_velocity)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            momentum=self.momentum,
-            eta=self.eta,
-            nesterov=self.nesterov,
-            exclude_vectors=self.exclude_vectors,
-        )
-        return config
 
 
 def build_projection_head(

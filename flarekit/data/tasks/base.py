@@ -20,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from flarekit.data import goes
+from flarekit.registry import register_named_class
 
 # Fluxes are stored as float32: float32(1e-5) is 9.99999975e-6, which must
 # still count as M1.0. Every labelling rule compares with this relative slack.
@@ -48,22 +49,7 @@ def register_task(cls):
         TypeError: `cls` is not a Task subclass.
         ValueError: `cls` has no name, or its name is taken by another class.
     """
-    if not (isinstance(cls, type) and issubclass(cls, Task)):
-        raise TypeError(f"register_task takes a Task subclass, got {cls!r}.")
-    if not isinstance(cls.name, str) or not cls.name:
-        raise ValueError(
-            f"Task class {cls.__qualname__} has no `name`; set the class attribute "
-            "name = '...' (the config's task value)."
-        )
-    taken = TASKS.get(cls.name)
-    if taken is not None and taken.__qualname__ != cls.__qualname__:
-        raise ValueError(
-            f"Task name {cls.name!r} is taken by {taken.__module__}."
-            f"{taken.__qualname__}; {cls.__module__}.{cls.__qualname__} needs "
-            "another name."
-        )
-    TASKS[cls.name] = cls
-    return cls
+    return register_named_class(TASKS, cls, Task, "Task")
 
 
 def log10_flux(peak_flux):
