@@ -60,14 +60,7 @@ from flarekit.experiments.config import (
     parse_override,
     trainer_class,
 )
-from flarekit.experiments.distribute import (
-    is_chief,
-    make_strategy,
-    replica_batch_size,
-    starves_a_replica,
-    synchronize_batch_statistics,
-    worker_index,
-)
+from flarekit.experiments import distribute
 from flarekit.data.splits import EvaluationSetError
 from flarekit.experiments.precision import choose_policy
 from flarekit.io import write_csv_atomic, write_json_atomic, write_text_atomic
@@ -235,10 +228,10 @@ def run(network_file, argv=None, **overrides) -> Path:
     resolved = resolved_settings(config)
     name = experiment_name(folder)
     root = runs_root(config, folder)
-    if config.strategy == "multi_worker" and not is_chief():
+    if config.strategy == "multi_worker" and not distribute.is_chief():
         # Every worker trains and checkpoints; only the chief writes the run
         # folder, the others keep their (identical) files in a scratch folder.
-        root = root / ".workers" / f"worker-{worker_index()}"
+        root = root / ".workers" / f"worker-{distribute.worker_index()}"
     run_dir = None if args.fresh else find_resumable_run(root, name, config)
     if run_dir is not None:
         print(
@@ -436,7 +429,7 @@ class Experiment:
         import keras
 
         config = self.config
-        self.strategy = make_strategy(config.strategy)
+        self.strategy = distribute.make_strategy(config.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % self.replicas:
             raise ConfigError(
@@ -458,7 +451,7 @@ class Experiment:
                 restore_seed_states(model, state.get("seed_states"))
             else:
                 model = self.build_model()
-        synchronize_batch_statistics(model, self.strategy)
+        distribute.synchronize_batch_statistics(model, self.strategy)
         # The replicas the model's train step actually runs on (timings.json).
         self.timings["replicas"] = int(model.distribute_strategy.num_replicas_in_sync)
         self._write_summary(self.summary_model(model))
@@ -608,7 +601,7 @@ class Experiment:
         train_size = splits["train"].num_examples
         # A last batch that leaves a replica empty is dropped (TF's CPU kernels
         # reject empty batches); one device keeps it.
-        drop_remainder = replicas > 1 and starves_a_replica(
+        drop_remainder = replicas > 1 and distribute.starves_a_replica(
             train_size, config.batch_size, replicas
         )
         epochs = (
@@ -630,7 +623,7 @@ class Experiment:
             if epochs is None
             else pipeline.epoch_steps(train_size, config.batch_size, drop_remainder)
         )
-        common["batch_size"] = replica_batch_size(
+        common["batch_size"] = distribute.replica_batch_size(
             splits["validation"].num_examples,
             config.batch_size,
             self.replicas,

@@ -727,21 +727,8 @@ def run_srs_baseline(
                 "wall_s": report_clock.wall,
             }
     costs["total"] = {"cpu_s": total_clock.cpu, "wall_s": total_clock.wall}
-    summary = _summary(
-        settings,
-        split,
-        table,
-        train_rate,
-        y,
-        poisson,
-        thresholds,
-        scores,
-        boot,
-        forecasters,
-        costs,
-        figures,
-        out_dir,
-    )
+    summary = _summary(settings, split, table, train_rate, y, poisson, thresholds, scores,
+                       boot, forecasters, costs, figures, out_dir)
     summary["machine"] = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -915,21 +902,8 @@ def _mean_sd(values) -> dict:
     }
 
 
-def _summary(
-    settings,
-    split,
-    table,
-    train_rate,
-    y,
-    poisson,
-    thresholds,
-    scores,
-    boot,
-    forecasters,
-    costs,
-    figures,
-    out_dir,
-) -> dict:
+def _summary(settings, split, table, train_rate, y, poisson, thresholds, scores, boot,
+             forecasters, costs, figures, out_dir) -> dict:
     entries = {}
     for name, by_seed in scores.items():
         seeds = list(by_seed)
