@@ -20,13 +20,23 @@ no such CPU was available). Older CUDA GPUs have fast float16 but no bfloat16.
 
 An explicit policy ("float32", "mixed_bfloat16", "mixed_float16") is used as
 given. The run's config.json and report.md state the policy and why.
+
+`ONEDNN_MAX_CPU_ISA` (oneDNN's cap on the instruction sets it uses, set by
+users for reproducible numerics across machines, or to see how a run fares on
+an older CPU) counts too: capped below bfloat16 instructions ("AVX2",
+"AVX512_CORE", ...), TensorFlow cannot use them, and "auto" picks float32.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# Values of ONEDNN_MAX_CPU_ISA that leave oneDNN without bfloat16 instructions.
+ONEDNN_ISAS_WITHOUT_BF16 = (
+    "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI",
+)
 
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
@@ -55,7 +65,8 @@ def _accelerators():
 
 
 def choose_policy(
-    setting: str = "auto", flags=None, tpus: int | None = None, gpus=None
+    setting: str = "auto", flags=None, tpus: int | None = None, gpus=None,
+    onednn_isa: str | None = None,
 ) -> tuple[str, str]:
     """The Keras dtype policy for config value `setting`, and why.
 
@@ -64,6 +75,8 @@ def choose_policy(
         flags: the CPU's flags (default: read /proc/cpuinfo).
         tpus, gpus: number of TPU devices and the GPUs' compute capabilities
             (default: asked from TensorFlow).
+        onednn_isa: oneDNN's instruction-set cap (default: the
+            ONEDNN_MAX_CPU_ISA environment variable; "" for none).
 
     Returns:
         (policy name, reason), e.g. ("float32", "auto: CPU has no native
@@ -99,6 +112,14 @@ def choose_policy(
         return "mixed_float16", "auto: CUDA GPU without native bfloat16"
     flags = cpu_flags() if flags is None else set(flags)
     native = sorted(flags & set(NATIVE_BF16_CPU_FLAGS))
+    if onednn_isa is None:
+        onednn_isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "")
+    if native and onednn_isa.strip().upper() in ONEDNN_ISAS_WITHOUT_BF16:
+        return "float32", (
+            f"auto: ONEDNN_MAX_CPU_ISA={onednn_isa.strip()} keeps oneDNN off this CPU's "
+            f"bfloat16 instructions ({', '.join(native)}); emulated bfloat16 would be "
+            "10-16x slower"
+        )
     if native:
         return (
             "mixed_bfloat16",

@@ -19,7 +19,8 @@ def _auto(cpuinfo, tmp_path, tpus=0, gpus=()):
     path = tmp_path / "cpuinfo"
     path.write_text(cpuinfo)
     flags = precision.cpu_flags(path)
-    return precision.choose_policy("auto", flags=flags, tpus=tpus, gpus=list(gpus))
+    return precision.choose_policy("auto", flags=flags, tpus=tpus, gpus=list(gpus),
+                                   onednn_isa="")
 
 
 def test_avx2_cpu_without_native_bfloat16_gets_float32(tmp_path):
@@ -55,3 +56,19 @@ def test_explicit_setting_wins_over_the_hardware(tmp_path):
 
 def test_missing_cpuinfo_means_no_native_bfloat16(tmp_path):
     assert precision.cpu_flags(tmp_path / "absent") == set()
+
+
+@pytest.mark.parametrize(("isa", "policy"), [
+    ("AVX2", "float32"), ("avx512_core", "float32"), ("AVX512_CORE_BF16", "mixed_bfloat16"),
+    ("AVX512_CORE_AMX", "mixed_bfloat16"), ("", "mixed_bfloat16")])
+def test_a_onednn_isa_cap_below_bfloat16_means_float32(tmp_path, monkeypatch, isa, policy):
+    path = tmp_path / "cpuinfo"
+    path.write_text(SAPPHIRE_RAPIDS_CPUINFO)
+    flags = precision.cpu_flags(path)
+    found, reason = precision.choose_policy("auto", flags=flags, tpus=0, gpus=[], onednn_isa=isa)
+    assert found == policy
+    if policy == "float32":
+        assert "ONEDNN_MAX_CPU_ISA" in reason
+    # Read from the environment when not given.
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
+    assert precision.choose_policy("auto", flags=flags, tpus=0, gpus=[])[0] == policy
