@@ -23,6 +23,7 @@ NOTEBOOKS = {
     "09_sample_and_evaluate": {},
     "10_rebalance_with_generated_images": {},
     "11_explain_a_forecast": {},
+    "12_split_trap": {},
 }
 
 
