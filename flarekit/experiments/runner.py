@@ -332,6 +332,40 @@ def fit_verbosity(verbose):
     return 1 if interactive else 2
 
 
+def average_weights_each_epoch():
+    """The callback of `ema_momentum` (an `AverageWeightsEachEpoch`)."""
+    import keras
+
+    class AverageWeightsEachEpoch(keras.callbacks.Callback):
+        """Writes the optimizer's moving average of the weights over them after
+        the last training step of each epoch (`ema_momentum`).
+
+        Keras can do this inside the train step (`ema_overwrite_frequency`),
+        but under MirroredStrategy that update fails in replica context; here
+        it runs between steps, in cross-replica context, on any strategy.
+        """
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._last_step = None
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._last_step = batch
+
+        def on_test_begin(self, logs=None):
+            # Validation follows the epoch's last step: average first.
+            self._write_average()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._write_average()  # no validation this epoch: average here
+
+        def _write_average(self):
+            if self._last_step is not None:
+                self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
+                self._last_step = None
+
+    return AverageWeightsEachEpoch()
+
+
 def epoch_tensorboard(log_dir):
     """A TensorBoard callback that logs once per epoch and does nothing per batch.
 
@@ -475,6 +509,8 @@ class Experiment:
 
         run_dir = Path(run_dir or self.run_dir)
         return [
+            # First: the average is in the weights before anything saves them.
+            *([average_weights_each_epoch()] if self.ema_options() else []),
             RunCheckpoint(
                 run_dir,
                 monitor=self.monitor,
@@ -650,18 +686,14 @@ class Experiment:
 
     def ema_options(self) -> dict:
         """Optimizer options of `ema_momentum` (0 = off): an exponential moving
-        average of the weights, written over them at the end of every epoch,
-        so that validation, the best-epoch checkpoint and the next epoch all
-        start from the average rather than from wherever the last noisy step
-        left the weights."""
+        average of the weights, which `callbacks` writes over them at the end
+        of every epoch (`average_weights_each_epoch`), so that validation, the
+        best-epoch checkpoint and the next epoch all start from the average
+        rather than from wherever the last noisy step left the weights."""
         momentum = float(self.config.get("ema_momentum", 0.0))
         if not momentum:
             return {}
-        steps = getattr(self, "steps_per_epoch", None) or -(
-            -self.train_examples() // self.config.batch_size
-        )
-        return {"use_ema": True, "ema_momentum": momentum,
-                "ema_overwrite_frequency": int(steps)}
+        return {"use_ema": True, "ema_momentum": momentum}
 
     def learning_rate(self):
         """`learning_rate`, constant or (`learning_rate_schedule = "cosine"`)

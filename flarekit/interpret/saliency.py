@@ -85,16 +85,22 @@ _SUBMODELS = weakref.WeakKeyDictionary()
 
 
 def _preprocessing_classes() -> tuple:
-    from flarekit.layers import ChannelNormalization, DiskMask, LogScaling
+    import keras
 
-    return (DiskMask, LogScaling, ChannelNormalization)
+    from flarekit.layers import ChannelNormalization, DiskMask, HemisphereFlip, LogScaling
+
+    # The flips augment in training only: identities when forecasting.
+    return (HemisphereFlip, keras.layers.RandomFlip, DiskMask, LogScaling,
+            ChannelNormalization)
 
 
 def split_preprocessing(model):
     """(preprocess, network): the model's leading preprocessing layers, and the rest.
 
     The leading preprocessing layers are the `DiskMask`, `LogScaling` and
-    `ChannelNormalization` layers directly after the input, in a chain. A
+    `ChannelNormalization` layers directly after the input, in a chain, with
+    any training-only flip before them (`HemisphereFlip`, keras `RandomFlip`:
+    identities when forecasting). A
     model without them gives `preprocess=None` and `network=model`.
 
     Args:

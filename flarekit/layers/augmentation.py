@@ -357,7 +357,9 @@ class HemisphereFlip(ConfigFromAttributes, keras.layers.Layer):
     def build(self, input_shape):
         self._signed_mask = _signed_mask(self.signed, input_shape[-1])
 
-    def call(self, images, training=True):
+    def call(self, images, training=False):
+        # Off unless asked: a forecaster called as model(x) must not flip its
+        # input (fit passes training=True; SimCLR's augmenter asks explicitly).
         if not training:
             return images
         images, unbatched = _as_batch(images)

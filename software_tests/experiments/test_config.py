@@ -130,13 +130,12 @@ def test_fit_verbosity_is_one_line_per_epoch_off_a_terminal(monkeypatch):
     assert fit_verbosity("auto") == 1
 
 
-def test_ema_momentum_sets_an_averaging_optimizer_overwritten_each_epoch():
+def test_ema_momentum_sets_an_averaging_optimizer_and_its_epoch_callback():
     from flarekit.experiments.runner import Experiment
 
     config = fx.load_config(STARTER, smoke=True, overrides={"ema_momentum": 0.99})
     experiment = Experiment.__new__(Experiment)
-    experiment.config, experiment.steps_per_epoch = config, 7
-    assert experiment.ema_options() == {
-        "use_ema": True, "ema_momentum": 0.99, "ema_overwrite_frequency": 7}
+    experiment.config = config
+    assert experiment.ema_options() == {"use_ema": True, "ema_momentum": 0.99}
     experiment.config = fx.load_config(STARTER, smoke=True, overrides={"ema_momentum": 0.0})
     assert experiment.ema_options() == {}

@@ -30,8 +30,9 @@ STARTER = REPOSITORY / "network_models" / "xray_flux_forecast" / "starting_point
 # per-epoch losses (history.csv) and test/validation probabilities, and in AUCs
 # (per-epoch and test ROC AUC), which move in steps of one rank swap.
 TOLERANCES = {"loss": 1e-3, "probability": 1e-3, "auc": 0.05}
-# Dropout off (see the module docstring); the smoke config otherwise.
-OVERRIDES = {"dropout": 0.0}
+# Dropout and the training-time flip off (see the module docstring: each replica
+# draws its own masks and flips); the smoke config otherwise.
+OVERRIDES = {"dropout": 0.0, "flip": "none"}
 
 TWO_DEVICES = """
 import json, sys

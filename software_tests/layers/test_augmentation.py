@@ -137,11 +137,18 @@ def test_hemisphere_flip_keeps_hale_and_joy():
     image = np.zeros((1, 8, 8, 3), "float32")
     image[0, 2, 5, 0], image[0, 1, 2, 0] = 100.0, -100.0  # rows 0-3 north
     image[..., 1:] = 1.0
-    out = _numpy(HemisphereFlip(SIGNED, rate=1.0, seed=0)(image))[0, :, :, 0]
+    out = _numpy(HemisphereFlip(SIGNED, rate=1.0, seed=0)(image, training=True))[0, :, :, 0]
     # Now southern (rows 4-7), leading still west and nearer the equator
     # (row 5 vs row 6), with the opposite leading polarity (Hale's law).
     assert out[5, 5] == -100.0 and out[6, 2] == 100.0
-    assert _numpy(HemisphereFlip(SIGNED, rate=0.0)(image)).tolist() == image.tolist()
+    assert _numpy(HemisphereFlip(SIGNED, rate=0.0)(image, training=True)).tolist() == (
+        image.tolist())
+    # Not in training unless asked: a model with the flip inside, called as
+    # model(x) (no training argument), forecasts from the image as given.
+    assert _numpy(HemisphereFlip(SIGNED, rate=1.0)(image)).tolist() == image.tolist()
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, HemisphereFlip(SIGNED, rate=1.0)(inputs))
+    assert _numpy(model(image)).tolist() == image.tolist()
 
 
 def test_flips_are_opt_in_and_bad_arguments_are_refused():
