@@ -345,23 +345,17 @@ def average_weights_each_epoch():
         it runs between steps, in cross-replica context, on any strategy.
         """
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self._last_step = None
-
-        def on_train_batch_end(self, batch, logs=None):
-            self._last_step = batch
-
         def on_test_begin(self, logs=None):
             # Validation follows the epoch's last step: average first.
             self._write_average()
 
         def on_epoch_end(self, epoch, logs=None):
-            self._write_average()  # no validation this epoch: average here
+            # Before the checkpoint (this callback comes first); a no-op when
+            # validation already wrote the average (no step since).
+            self._write_average()
 
         def _write_average(self):
-            if self._last_step is not None:
-                self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
-                self._last_step = None
+            self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
 
     return AverageWeightsEachEpoch()
 

@@ -139,3 +139,33 @@ def test_ema_momentum_sets_an_averaging_optimizer_and_its_epoch_callback():
     assert experiment.ema_options() == {"use_ema": True, "ema_momentum": 0.99}
     experiment.config = fx.load_config(STARTER, smoke=True, overrides={"ema_momentum": 0.0})
     assert experiment.ema_options() == {}
+
+
+def test_validation_and_checkpoints_see_the_averaged_weights():
+    import keras
+    import numpy as np
+
+    from flarekit.experiments.runner import average_weights_each_epoch
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.1, use_ema=True, ema_momentum=0.5),
+                  loss="mse")
+    seen = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            averages = self.model.optimizer._model_variables_moving_average
+            seen.append([np.allclose(w.numpy(), a.numpy())
+                         for w, a in zip(self.model.trainable_variables, averages)])
+
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model.fit(x, y, validation_data=(x, y), epochs=2, batch_size=8, verbose=0,
+              callbacks=[average_weights_each_epoch(), Probe()])
+    # Both epochs validated on the average (momentum 0.5 over 8 steps differs
+    # from the raw weights, so an unwritten average would show).
+    assert seen == [[True, True], [True, True]]
+    model.fit(x, y, validation_data=(x, y), epochs=1, batch_size=8, verbose=0,
+              callbacks=[Probe()])
+    assert seen[-1] != [True, True]
