@@ -197,7 +197,7 @@ def file_pipeline_throughput(kind: str, paths, batch_size: int = 32, repeats: in
     Raw read: `tf.io.read_file` of every file, batched (the bytes, no decoding):
     the ceiling of any pipeline over these files. Pipeline: read, decode
     (`tf.io.decode_jpeg`; FITS: `flarekit.data.fits_decode.fits_image_dataset`,
-    graph ops over batches of file bytes), cast to float32, batch, prefetch,
+    headers a batch at a time, pixels per file), cast to float32, batch, prefetch,
     AUTOTUNE parallelism. For FITS, the astropy route (astropy in
     `tf.numpy_function`, the decoder's fallback for compressed files) is
     measured in the same rounds. Each run reads the files over and over up to
@@ -745,8 +745,9 @@ def benchmarks_markdown(results: dict) -> str:
         "",
         "Raw read: the files' bytes only (`tf.io.read_file`, or `TFRecordDataset` without",
         "parsing): the ceiling of any pipeline over them. Pipeline: read, decode, batch, prefetch",
-        "with AUTOTUNE (JPEG: `tf.io.decode_jpeg`; FITS: `flarekit.data.fits_decode`, graph",
-        "ops over batches of file bytes, and beside it astropy in `tf.numpy_function`, the",
+        "with AUTOTUNE (JPEG: `tf.io.decode_jpeg`; FITS: `flarekit.data.fits_decode`, headers",
+        "parsed by graph ops a batch of files at a time, pixels decoded per file in parallel,",
+        "and beside it astropy in `tf.numpy_function`, the",
         "decoder's fallback for compressed files; TFRecord: `flarekit.data.pipeline.make_dataset`",
         "with the binary task map over a TFDS dataset of 64 KiB float32 images: serialized",
         "records batched, one `tf.io.parse_example` per batch, a first epoch without cache in",
