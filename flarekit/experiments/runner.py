@@ -332,6 +332,34 @@ def fit_verbosity(verbose):
     return 1 if interactive else 2
 
 
+def ema_options(config) -> dict:
+    """Optimizer options of `ema_momentum` (0 = off): an exponential moving
+    average of the weights, which `average_weights_each_epoch` writes over
+    them at the end of every epoch, so that validation, the best-epoch
+    checkpoint and the next epoch all start from the average rather than from
+    wherever the last noisy step left the weights."""
+    momentum = float(config.get("ema_momentum", 0.0))
+    return {"use_ema": True, "ema_momentum": momentum} if momentum else {}
+
+
+def _normalization_layers(model) -> list:
+    from flarekit.layers import ChannelNormalization
+
+    return [layer for layer in model._flatten_layers()
+            if isinstance(layer, ChannelNormalization)]
+
+
+def adapt_normalization(model, input_batches) -> None:
+    """Fit every ChannelNormalization layer of `model` on the inputs that reach
+    it from `input_batches` (a re-iterable of model-input batches: a
+    `tf.data.Dataset` or a list; training inputs only)."""
+    import keras
+
+    for layer in _normalization_layers(model):
+        upstream = keras.Model(model.inputs, layer.input)
+        layer.adapt(upstream.predict_on_batch(x) for x in input_batches)
+
+
 def average_weights_each_epoch():
     """The callback of `ema_momentum` (an `AverageWeightsEachEpoch`)."""
     import keras
@@ -679,15 +707,8 @@ class Experiment:
         return model
 
     def ema_options(self) -> dict:
-        """Optimizer options of `ema_momentum` (0 = off): an exponential moving
-        average of the weights, which `callbacks` writes over them at the end
-        of every epoch (`average_weights_each_epoch`), so that validation, the
-        best-epoch checkpoint and the next epoch all start from the average
-        rather than from wherever the last noisy step left the weights."""
-        momentum = float(self.config.get("ema_momentum", 0.0))
-        if not momentum:
-            return {}
-        return {"use_ema": True, "ema_momentum": momentum}
+        """Optimizer options of the config's `ema_momentum` (`ema_options`)."""
+        return ema_options(self.config)
 
     def learning_rate(self):
         """`learning_rate`, constant or (`learning_rate_schedule = "cosine"`)
@@ -725,21 +746,10 @@ class Experiment:
     def adapt_normalization(self, model, data=None) -> None:
         """Fit every ChannelNormalization layer of `model` on `data` (default:
         `normalization_data()`), training inputs only."""
-        import keras
-
-        from flarekit.layers import ChannelNormalization
-
-        layers = [
-            layer
-            for layer in model._flatten_layers()
-            if isinstance(layer, ChannelNormalization)
-        ]
-        if not layers:
+        if not _normalization_layers(model):
             return
         data = self.normalization_data() if data is None else data
-        for layer in layers:
-            upstream = keras.Model(model.inputs, layer.input)
-            layer.adapt(upstream.predict_on_batch(x) for x, _ in data)
+        adapt_normalization(model, data.map(lambda x, *_: x))
 
     def class_weight(self):
         if self.config.class_weight == "none":

@@ -346,7 +346,8 @@ def train_forecaster(
 
     Same protocol as `flarekit.experiments.Experiment`: seeded weights, channel
     normalisation fitted on a strided subset of the training inputs
-    (`config.normalization_samples`), Adam at `config.learning_rate`, binary
+    (`config.normalization_samples`, the runner's `adapt_normalization`), Adam
+    at `config.learning_rate` with the config's weight averaging, binary
     cross-entropy (the binary task's loss), `config.epochs` epochs of
     `config.batch_size` in a seeded shuffled order, and the weights of the
     epoch with the lowest validation loss.
@@ -366,7 +367,11 @@ def train_forecaster(
     import keras
 
     from flarekit.experiments import set_seed
-    from flarekit.layers import ChannelNormalization
+    from flarekit.experiments.runner import (
+        adapt_normalization,
+        average_weights_each_epoch,
+        ema_options,
+    )
 
     set_seed(seed, config.deterministic)
     parts = [np.flatnonzero(assignment == part) for part in range(3)]
@@ -376,15 +381,11 @@ def train_forecaster(
     model = build_network(config)
     stride = max(1, x_train.shape[0] // config.normalization_samples)
     subset = x_train[::stride]
-    for layer in model._flatten_layers():
-        if isinstance(layer, ChannelNormalization):
-            upstream = keras.Model(model.inputs, layer.input)
-            layer.adapt(
-                upstream.predict_on_batch(subset[i : i + 256])
-                for i in range(0, subset.shape[0], 256)
-            )
+    adapt_normalization(model, [subset[i : i + 256] for i in range(0, subset.shape[0], 256)])
+    # The runner's optimizer: Adam, with the starter's weight averaging if set.
+    averaging = ema_options(config)
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(config.learning_rate, **averaging),
         loss="binary_crossentropy",
     )
     best = _best_weights_callback()
@@ -396,7 +397,7 @@ def train_forecaster(
         epochs=config.epochs,
         validation_data=(x_validation, y_validation[:, None].astype(np.float32)),
         shuffle=True,
-        callbacks=[best],
+        callbacks=[*([average_weights_each_epoch()] if averaging else []), best],
         verbose=verbose,
     )
     train_s = time.perf_counter() - started
