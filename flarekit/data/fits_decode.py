@@ -16,11 +16,11 @@ file astropy reads still reads.
 Like `tf.io.parse_example` in `flarekit.data.pipeline`, the decoder works on
 a batch of files at once: a header costs some fifty small ops whatever its
 size, and a batch pays them once. `fits_image_dataset` reads the files,
-parses their headers a batch at a time, and decodes the pixels of each file
-in parallel (a batched byte swap runs on one core). What remains is copying bytes:
-the file into memory, the data out of it, byte-swapped into numbers, cast to
-float32. A decode that copies every byte a few times cannot reach a raw read
-of the files; its ceiling is about 0.4 of one.
+batches them and decodes each batch, batches in parallel. What remains is
+copying bytes: the file into memory and into its batch (a raw read of the
+files does both), then byte-swapped into numbers, then the header's bytes
+cut away. Four copies of every byte against a raw read's two put the
+ceiling at about half a raw read (`make bench`).
 
 Example:
     >>> images = fits_image_dataset(["aia_171_level1.fits"] * 64, batch_size=32)
@@ -187,9 +187,9 @@ def _parse_region(contents, ndim, blocks):
     }
 
 
-def _data_bytes(contents, header, paths):
-    """The data bytes of each decodable file's image (empty for the others),
-    after checking that every file holds as many as its header declares."""
+def _checked(contents, header, paths):
+    """`contents`, once every decodable file is checked to hold as many data
+    bytes as its header declares (the error names the file)."""
     import tensorflow as tf
 
     ndim = int(header["shape"].shape[1])
@@ -205,22 +205,58 @@ def _data_bytes(contents, header, paths):
         "bytes follow the header, which ends at byte", header["data_offset"][bad],
         ": the file is truncated or NAXISn/BITPIX are wrong."], summarize=ndim)
     with tf.control_dependencies([check]):
-        offset = tf.minimum(header["data_offset"], header["file_bytes"])
-        size = tf.where(header["decodable"], header["data_bytes"], 0)
-        return tf.strings.substr(contents, tf.cast(offset, tf.int32), tf.cast(size, tf.int32))
+        return tf.identity(contents)
 
 
-def _pixel_branches(data, header):
+def _data_start(contents, header):
+    """(bytes, start): a [batch] string tensor in which each file's data begins
+    at byte `start` (int64 scalar), for `_data_values`.
+
+    Where the batch's headers end in the same block (the common case), these
+    are the files as read and the header's end; the header's bytes are cut
+    away after decoding, which saves copying each file once before. Headers
+    of different lengths are cut off each file first (`tf.strings.substr`).
+    One `tf.cond` for the batch, outside the per-BITPIX branches: control flow
+    nested in each branch costs in a tf.data function even where it does not
+    run.
+    """
+    import tensorflow as tf
+
+    offset, size = header["data_offset"], header["data_bytes"]
+
+    def own_offsets():
+        start = tf.cast(tf.minimum(offset, header["file_bytes"]), tf.int32)
+        return tf.strings.substr(contents, start, tf.cast(size, tf.int32)), tf.constant(0, tf.int64)
+
+    return tf.cond(tf.reduce_all(tf.equal(offset, offset[0])),
+                   lambda: (tf.identity(contents), offset[0]), own_offsets)
+
+
+def _data_values(data, start, size, dtype):
+    """The `size` data bytes that begin at byte `start` of each string of
+    `data`, as `dtype` numbers from big-endian bytes: [batch, size / itemsize].
+    `start` is a multiple of the FITS block (or 0), so the slice shares the
+    decoded buffer."""
+    import tensorflow as tf
+
+    values = tf.io.decode_raw(data, dtype, little_endian=False,
+                              fixed_length=tf.cast(start + size, tf.int32))
+    return values[:, start // dtype.size:]
+
+
+def _pixel_branches(contents, header):
     """The 12 ways to decode a batch whose files share BITPIX and shape (6 BITPIX
     values, unscaled or scaled), in the order `_branch_index` numbers them."""
     import tensorflow as tf
 
     scale = [header[key][:, None] for key in ("bscale", "bzero", "blank", "has_blank")]
     bscale, bzero, blank, has_blank = scale
-    shape = tf.concat([tf.shape(data, out_type=tf.int64), header["shape"][0]], axis=0)
+    shape = tf.concat([tf.shape(contents, out_type=tf.int64), header["shape"][0]], axis=0)
+
+    data, start = _data_start(contents, header)
 
     def raw(dtype):
-        return tf.io.decode_raw(data, dtype, little_endian=False)
+        return _data_values(data, start, header["data_bytes"][0], dtype)
 
     def plain(dtype):
         return lambda: tf.reshape(tf.cast(raw(dtype), tf.float32), shape)
@@ -314,29 +350,43 @@ def decode_fits_batch(contents, paths, ndim: int = 2,
 
 
 def _decode(contents, paths, ndim, max_header_blocks):
-    return _decode_with_header(contents, paths,
-                               parse_fits_headers(contents, ndim, max_header_blocks), ndim)
+    return _astropy_unless(*_graph_decode(contents, paths, ndim, max_header_blocks),
+                           paths, ndim)
 
 
-def _decode_with_header(contents, paths, header, ndim):
-    """`decode_fits_batch` for a batch whose headers are parsed already."""
+def _graph_decode(contents, paths, ndim, max_header_blocks):
+    """(pixels, decoded): the batch's images by graph ops, and whether they
+    could decode it (else `pixels` is an empty placeholder for astropy's)."""
     import tensorflow as tf
 
-    branches = _pixel_branches(_data_bytes(contents, header, paths), header)
+    header = parse_fits_headers(contents, ndim, max_header_blocks)
+    branches = _pixel_branches(_checked(contents, header, paths), header)
 
-    def with_astropy():
-        # Graph ops decode batches of one BITPIX and shape; any other batch
-        # (a compressed file in it, mixed BITPIX) is read by astropy whole.
-        # One function per batch, not one per file: control flow inside a
-        # tf.data function costs even where it does not run.
-        pixels = tf.numpy_function(lambda names: read_batch_with_astropy(names, ndim),
-                                   [paths], tf.float32, stateful=False)
-        return tf.ensure_shape(pixels, [None] * (ndim + 1))
+    def undecoded():
+        return tf.zeros([tf.shape(contents)[0]] + [0] * ndim, tf.float32)
 
     index = _branch_index(header)
-    route = tf.where(index < 0, len(branches), index)
-    pixels = tf.switch_case(route, branches + [with_astropy])
-    return tf.ensure_shape(pixels, [None] * (ndim + 1))
+    pixels = tf.switch_case(tf.where(index < 0, len(branches), index),
+                            branches + [undecoded])
+    return tf.ensure_shape(pixels, [None] * (ndim + 1)), index >= 0
+
+
+def _astropy_unless(pixels, decoded, paths, ndim):
+    """`pixels` where the graph ops decoded the batch, else astropy's reading
+    of the batch's files (a compressed file in it, mixed BITPIX or shapes).
+
+    Its own function, so that `fits_image_dataset` runs it as a map of its
+    own: a `tf.numpy_function` in the decoding function slows every batch.
+    """
+    import tensorflow as tf
+
+    def with_astropy():
+        images = tf.numpy_function(lambda names: read_batch_with_astropy(names, ndim),
+                                   [paths], tf.float32, stateful=False)
+        return tf.ensure_shape(images, [None] * (ndim + 1))
+
+    return tf.ensure_shape(tf.cond(decoded, lambda: tf.identity(pixels), with_astropy),
+                           [None] * (ndim + 1))
 
 
 def read_fits_image(path, ndim: int = 2, max_header_blocks: int = MAX_HEADER_BLOCKS):
@@ -370,14 +420,12 @@ def fits_image_dataset(paths, batch_size: int = 32, ndim: int = 2,
                        max_header_blocks: int = MAX_HEADER_BLOCKS):
     """Batches of float32 images of FITS files, in the order of `paths`.
 
-    Three stages, each where it is cheapest (measured in `make bench`):
-    the files are read in parallel; their headers are parsed a batch at a
-    time (`parse_fits_headers` on the first `max_header_blocks` blocks of each
-    file: the header's fifty-odd small ops once per batch, not per file); and
-    the pixels are decoded one file at a time in parallel (the byte swap and
-    cast run on every core, where one batched decode runs on one), then
-    batched. A file the graph ops do not decode (compressed, gzip, ...) is
-    read by astropy on its own, so a batch may mix routes and BITPIX.
+    The files are read in parallel and batched; each batch is then decoded
+    with one set of ops (`decode_fits_batch`): the headers' fifty-odd small
+    ops once per batch, not per file, and the pixels decoded from the whole
+    files' bytes with the headers sliced off, batches in parallel. A batch
+    that mixes BITPIX or shapes, or holds a file the graph ops do not decode
+    (compressed, gzip, ...), is read by astropy whole, with the same pixels.
 
     Args:
         paths: file names (a list, or a `tf.data.Dataset` of scalar strings).
@@ -400,27 +448,19 @@ def fits_image_dataset(paths, batch_size: int = 32, ndim: int = 2,
         tf.data.Dataset.from_tensor_slices([str(path) for path in paths]))
     files = names.map(lambda path: (tf.io.read_file(path), path), num_parallel_calls=autotune,
                       deterministic=True)
+    # Measured in `make bench`: the batch's ops once per batch beat one file
+    # at a time (header ops per file, and a batch/unbatch copy of every file
+    # to parse headers together) by a third; astropy's route in a map of its
+    # own gains another sixth.
+    def graph_decode(contents, paths):
+        pixels, decoded = _graph_decode(contents, paths, ndim, max_header_blocks)
+        return pixels, decoded, paths
 
-    def with_headers(contents, names):
-        prefix = tf.strings.substr(contents, 0, max_header_blocks * FITS_BLOCK)
-        header = parse_fits_headers(prefix, ndim, max_header_blocks)
-        header["file_bytes"] = tf.cast(tf.strings.length(contents), tf.int64)
-        return contents, names, header
-
-    def decode_one(contents, name, header):
-        one = {key: value[None] for key, value in header.items()}
-        return _decode_with_header(contents[None], name[None], one, ndim)[0]
-
-    # Batching strings of whole files copies them; the header stage is small
-    # next to that copy, and the per-file decode runs in parallel.
-    headers = files.batch(_HEADER_BATCH).map(with_headers, num_parallel_calls=autotune,
-                                             deterministic=True).unbatch()
-    images = headers.map(decode_one, num_parallel_calls=autotune, deterministic=True)
-    return images.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
-
-
-# Files whose headers `fits_image_dataset` parses with one set of ops.
-_HEADER_BATCH = 32
+    return (files.batch(batch_size, drop_remainder=drop_remainder)
+            .map(graph_decode, num_parallel_calls=autotune, deterministic=True)
+            .map(lambda pixels, decoded, paths: _astropy_unless(pixels, decoded, paths, ndim),
+                 num_parallel_calls=autotune, deterministic=True)
+            .prefetch(autotune))
 
 
 def decodes_in_tensorflow(path, ndim: int = 2) -> bool:

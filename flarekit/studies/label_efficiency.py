@@ -107,6 +107,7 @@ def run_label_efficiency(
                 settings = json.loads((Path(run_dir) / "config.json").read_text())
                 rows.append(
                     {
+                        "encoder_path": str(encoder_path),
                         "fraction": float(fraction),
                         "arm": arm,
                         "seed": int(seed),
@@ -171,6 +172,7 @@ def rebuild_report(output) -> Path:
                 **{
                     key: record[key]
                     for key in (
+                        "encoder_path",
                         "fraction",
                         "arm",
                         "seed",
@@ -188,6 +190,51 @@ def rebuild_report(output) -> Path:
             }
         )
     return write_label_efficiency_report(rows, output)
+
+
+def pretraining_lines(encoder_path) -> list[str]:
+    """What the encoder was pretrained on, from its SimCLR run folder.
+
+    Reads `config.json` and `metrics.json` beside `encoder_path` (the run
+    folder `network_models/ssl/simclr_pretrain` writes): dataset and split,
+    number of images, epochs and steps, the online linear probe's validation
+    accuracy against the majority class, and the training time.
+    """
+    from flarekit.metrics import format_number
+
+    run_dir = Path(encoder_path).parent
+    lines = [f"- encoder: `{Path(encoder_path).name}` of `{run_dir.name}`"]
+    config_path, metrics_path = run_dir / "config.json", run_dir / "metrics.json"
+    if not (config_path.exists() and metrics_path.exists()):
+        return [*lines, "- pretraining: (run folder's config.json/metrics.json not found)"]
+    config = json.loads(config_path.read_text())
+    pretraining = json.loads(metrics_path.read_text()).get("pretraining", {})
+    timings_path = run_dir / "timings.json"
+    timings = {
+        **pretraining.get("timings", {}),
+        **(json.loads(timings_path.read_text()) if timings_path.exists() else {}),
+    }
+    probe = pretraining.get("probe_validation_accuracy")
+    majority = pretraining.get("validation_majority_class_accuracy")
+    lines += [
+        f"- pretraining set: `{config.get('dataset')}` split "
+        f"`{config.get('pretrain_split')}`, {pretraining.get('pretrain_examples', '?')} "
+        f"unlabelled images, channels {list(config.get('channels', []))}, "
+        f"{config.get('image_size')} px",
+        f"- pretraining: SimCLR, {timings.get('epochs_trained', config.get('epochs'))} "
+        f"epochs of {timings.get('images_per_epoch', '?')} images, batch "
+        f"{config.get('batch_size')}, {config.get('optimizer')} rate "
+        f"{config.get('learning_rate')}, temperature {config.get('temperature')}; "
+        f"{format_number(timings.get('train_s'), 0)} s "
+        f"({format_number(timings.get('images_per_s_after_first_epoch'), 0)} images/s "
+        f"after the first epoch), precision "
+        f"{timings.get('precision', config.get('mixed_precision'))}",
+        f"- contrastive accuracy at the end "
+        f"{format_number(pretraining.get('contrastive_accuracy'))}; online linear probe "
+        f"(a flare >= {config.get('threshold')}) on validation: accuracy "
+        f"{format_number(probe)} against {format_number(majority)} for the majority class",
+    ]
+    return lines
 
 
 def _steps(metrics) -> int | None:
@@ -317,6 +364,7 @@ def write_label_efficiency_report(rows, output) -> Path:
         "- both arms: same encoder architecture and input resolution, same label "
         "subset per seed, same epochs; the pretrained arm trains its head alone "
         "for the first epochs (backbone frozen), then everything at a lower rate",
+        *(pretraining_lines(first["encoder_path"]) if first.get("encoder_path") else []),
         _protocol_line(first["run_dir"]),
         f"- seeds: {sorted({r['seed'] for r in rows})}; "
         "mean ± sd (sample sd) over seeds",
@@ -346,6 +394,9 @@ def write_label_efficiency_report(rows, output) -> Path:
             f"Undefined TSS in {sum(e['tss']['n_missing'] for e in missing)} run(s) "
             "(no positive or no negative forecast); left out of the mean.",
         ]
+    probe_path = output / "probe.json"
+    if probe_path.exists():  # written by tools/ssl_measurement.py
+        lines += probe_lines(json.loads(probe_path.read_text()))
     lines += [
         "",
         "![label efficiency](figures/label_efficiency.png)",
@@ -355,3 +406,115 @@ def write_label_efficiency_report(rows, output) -> Path:
         "per-run folders and reports are under `runs/`.",
     ]
     return write_text_atomic(output / "label_efficiency.md", "\n".join(lines) + "\n")
+
+
+def frozen_linear_probe(
+    encoder_path,
+    dataset: str = "synthetic_sun/active_region",
+    threshold: str = "C1.0",
+    data_dir: str | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> dict:
+    """Does the encoder's frozen feature space hold the flare signal?
+
+    A logistic regression (scikit-learn, standardised features, L2, C = 1) on
+    the frozen features of every labelled training example, scored on
+    validation (accuracy against the majority class, ROC AUC, log loss against
+    the base-rate forecast's) and on test (TSS at the threshold that maximises
+    it on validation). The same probe on the same architecture with fresh
+    random weights (`keras.models.clone_model`) is the control: a probe above
+    the majority class is no evidence of learning if random features get
+    there too.
+
+    Args:
+        encoder_path: the pretrained `.keras` encoder (raw images -> [B, D]).
+        dataset: a labelled dataset with the encoder's input channels.
+        threshold: the class a flare must reach.
+        data_dir: TFDS data folder.
+        batch_size: images per forward pass.
+        seed: seed of the random control's weights.
+
+    Returns:
+        {"pretrained": scores, "random": scores, "examples": {split: n}}.
+    """
+    import keras
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from flarekit import models
+    from flarekit.data import pipeline, tasks
+    from flarekit.metrics.forecast import best_tss_threshold, binary_scores
+
+    task = tasks.binary(threshold)
+    data = {
+        split: pipeline.make_dataset(
+            dataset, split, task=task, batch_size=batch_size, data_dir=data_dir
+        )
+        for split in ("train", "validation", "test")
+    }
+    labels = {
+        split: np.concatenate([np.asarray(y).ravel() for _, y in batches])
+        for split, batches in data.items()
+    }
+    pretrained = models.load_encoder(encoder_path)
+    keras.utils.set_random_seed(seed)
+    encoders = {"pretrained": pretrained, "random": keras.models.clone_model(pretrained)}
+    result = {"examples": {split: len(y) for split, y in labels.items()}}
+    for name, encoder in encoders.items():
+        features = {
+            split: np.concatenate(
+                [np.asarray(encoder(x, training=False), np.float64) for x, _ in batches]
+            )
+            for split, batches in data.items()
+        }
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        probe.fit(features["train"], labels["train"])
+        p_val = probe.predict_proba(features["validation"])[:, 1]
+        p_test = probe.predict_proba(features["test"])[:, 1]
+        y_val, y_test = labels["validation"], labels["test"]
+        base_rate = float(labels["train"].mean())
+        cut = best_tss_threshold(y_val, p_val)
+        result[name] = {
+            "validation_accuracy": float(np.mean((p_val >= 0.5) == y_val)),
+            "validation_majority_accuracy": float(max(y_val.mean(), 1 - y_val.mean())),
+            "validation_roc_auc": float(roc_auc_score(y_val, p_val)),
+            "validation_log_loss": float(log_loss(y_val, p_val)),
+            "validation_base_rate_log_loss": float(
+                log_loss(y_val, np.full(len(y_val), base_rate))
+            ),
+            "test_roc_auc": float(roc_auc_score(y_test, p_test)),
+            "test_tss": float(binary_scores(y_test, p_test, cut)["tss"]),
+            "threshold": float(cut),
+            "features": int(features["train"].shape[1]),
+        }
+    return result
+
+
+def probe_lines(probe: dict) -> list[str]:
+    """Markdown table rows of `frozen_linear_probe`'s result."""
+    from flarekit.metrics import format_number
+
+    lines = [
+        "",
+        "Frozen linear probe (logistic regression on the encoder's features of all "
+        f"{probe['examples']['train']} labelled training patches; validation "
+        f"{probe['examples']['validation']}, test {probe['examples']['test']}):",
+        "",
+        "| encoder | val accuracy | val majority class | val ROC AUC | val log loss "
+        "(base rate's) | test ROC AUC | test TSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, label in (("pretrained", "SimCLR-pretrained"), ("random", "same, random weights")):
+        s = probe[name]
+        lines.append(
+            f"| {label} | {format_number(s['validation_accuracy'])} | "
+            f"{format_number(s['validation_majority_accuracy'])} | "
+            f"{format_number(s['validation_roc_auc'])} | "
+            f"{format_number(s['validation_log_loss'])} "
+            f"({format_number(s['validation_base_rate_log_loss'])}) | "
+            f"{format_number(s['test_roc_auc'])} | {format_number(s['test_tss'])} |"
+        )
+    return lines

@@ -213,3 +213,28 @@ def test_a_file_without_an_image_of_that_rank_names_the_file(tmp_path):
     assert not fits_decode.decodes_in_tensorflow(cube, ndim=2)
     with pytest.raises(Exception, match=r"cube\.fits: no HDU holds a 2-axis image"):
         fits_decode.read_fits_image(cube, ndim=2)
+
+
+def test_batches_decode_with_graph_ops_whatever_their_header_lengths(tmp_path, monkeypatch):
+    # A batch of one BITPIX and shape decodes without astropy, whether its
+    # headers end in the same block (decoded whole, header sliced off) or not
+    # (data cut out of each file first); unpadded last blocks decode too.
+    def no_astropy(*args, **kwargs):
+        raise AssertionError("astropy route taken")
+
+    monkeypatch.setattr(fits_decode, "read_batch_with_astropy", no_astropy)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(-3000, 3000, (5, 7)).astype(np.int16) for _ in range(4)]
+    scaling = (("BSCALE", 0.5), ("BZERO", 10.0))
+    long = scaling + tuple((f"KEY{n}", n) for n in range(40))  # a two-block header
+    same = [_write(tmp_path / f"same_{i}.fits", _image_cards(16, (5, 7), scaling), image,
+                   pad=i % 2 == 0) for i, image in enumerate(images)]
+    mixed = [_write(tmp_path / f"mixed_{i}.fits", _image_cards(16, (5, 7), long if i % 2
+                                                               else scaling), image)
+             for i, image in enumerate(images)]
+    assert len({fits_decode.parse_fits_headers(tf.io.read_file(path)[None])["data_offset"]
+                [0].numpy() for path in mixed}) == 2
+    for paths in (same, mixed):
+        found = next(iter(fits_decode.fits_image_dataset(paths, batch_size=4))).numpy()
+        for image, path in zip(found, paths):
+            _assert_same(image, np.asarray(fits.getdata(path)).astype(np.float32))

@@ -59,6 +59,23 @@ def test_pretrain_then_probe_and_finetune(runs_dir):
     assert "pretraining images/s" in (pretrain / "report.md").read_text()
     encoder_path = pretrain / "encoder.keras"
     pretrained = _backbone_kernels(models.load_encoder(encoder_path))
+    # What the label-efficiency report says of the pretraining set.
+    described = "\n".join(label_efficiency.pretraining_lines(encoder_path))
+    assert "synthetic_sun/full_disk_smoke" in described
+    assert f"{metrics['pretrain_examples']} unlabelled images" in described
+    assert f"{timings['epochs_trained']} epochs" in described
+    # The frozen probe scores the pretrained features and a random-weight control
+    # on the same labelled patches.
+    probe = label_efficiency.frozen_linear_probe(
+        encoder_path, dataset="synthetic_sun/active_region_smoke", batch_size=64
+    )
+    assert set(probe) == {"examples", "pretrained", "random"}
+    for arm in ("pretrained", "random"):
+        scores = probe[arm]
+        assert 0.5 <= scores["validation_majority_accuracy"] <= 1
+        assert 0 <= scores["validation_accuracy"] <= 1
+        assert 0 <= scores["test_roc_auc"] <= 1
+    assert "| same, random weights |" in "\n".join(label_efficiency.probe_lines(probe))
 
     common = dict(
         smoke=True, fresh=True, encoder_path=str(encoder_path), label_fraction=0.5
