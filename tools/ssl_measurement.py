@@ -1,14 +1,16 @@
-"""The SimCLR measurement of issue 4 on a CPU: pretrain, then label efficiency.
+"""The SimCLR measurement of issue 4 on a CPU: pretrain, probe, then label efficiency.
 
     nice -n 10 python tools/ssl_measurement.py --output runs/ssl_measurement
+    # the gain-jitter arm of docs/results/ssl_label_efficiency:
+    nice -n 10 python tools/ssl_measurement.py --output runs/ssl_gain_jitter \
+        --pretrain-set brightness_dex=0.1 --pretrain-set contrast=0.2 --pretrain-set flip=none
 
-1. SimCLR pretraining (network_models/ssl/simclr_pretrain) on the 24,736
-   unlabelled active-region patches of the training period in
+1. SimCLR pretraining (network_models/ssl/simclr_pretrain, its defaults) on
+   the 24,736 unlabelled active-region patches of the training period in
    `synthetic_sun/active_region_dense` (a patch of each region every 3.2 h;
    the same Sun, regions and splits as the labelled `active_region`), with the
    sizes below: pretraining images/s is measured. The online linear probe
-   (a flare >= C1.0) shows whether the encoder learned anything: its
-   validation accuracy against the majority class is in the report.
+   (a flare >= C1.0) is in the report.
 2. A frozen linear probe (logistic regression on the encoder's features of
    every labelled training patch) against the same architecture with random
    weights: does the feature space hold the flare signal?
@@ -16,7 +18,7 @@
    fractions x {pretrained, scratch} x seeds, same encoder architecture and
    resolution on both sides.
 
-The sizes are chosen so the whole measurement takes about an hour on two
+The sizes are chosen so the whole measurement takes about half an hour on two
 CPU cores: 32 x 32 inputs, the baseline CNN (16, 32, 64); pretraining
 batch 128 for 15 epochs (about 2,900 steps), fine-tuning 3 epochs.
 """

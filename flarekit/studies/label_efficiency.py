@@ -139,6 +139,7 @@ def _protocol_line(run_dir) -> str:
         "learning_rate",
         "finetune_learning_rate",
         "freeze_epochs",
+        "linear_probe",
         "min_steps_per_epoch",
         "normalize_features",
         "zero_init_head",
@@ -237,6 +238,19 @@ def pretraining_lines(encoder_path) -> list[str]:
     return lines
 
 
+def _frozen_backbone(metrics) -> bool:
+    """Whether the run kept its backbone frozen throughout (a linear probe)."""
+    phases = metrics.get("settings", {}).get("transfer", {}).get("phases") or []
+    return bool(phases) and not any(phase.get("backbone_trainable") for phase in phases)
+
+
+def arm_label(entry) -> str:
+    """The table's name of a summary entry's arm."""
+    if entry["arm"] == "pretrained" and entry.get("frozen_backbone"):
+        return "SimCLR encoder frozen, linear head trained"
+    return ARMS[entry["arm"]]
+
+
 def _steps(metrics) -> int | None:
     value = metrics.get("settings", {}).get("transfer", {}).get("optimizer_steps")
     return None if value is None else int(value)
@@ -263,6 +277,7 @@ def summarise(rows) -> list[dict]:
         entry = {
             "fraction": fraction,
             "arm": arm,
+            "frozen_backbone": all(_frozen_backbone(m["metrics"]) for m in members),
             "seeds": [m["seed"] for m in members],
             "labelled_examples": members[0]["labelled_examples"],
             "epochs": members[0]["epochs"],
@@ -383,7 +398,7 @@ def write_label_efficiency_report(rows, output) -> Path:
         ]
         lines.append(
             f"| {100 * entry['fraction']:g} % | {entry['labelled_examples']} | "
-            f"{entry['epochs']} ({entry['steps']}) | {ARMS[entry['arm']]} | "
+            f"{entry['epochs']} ({entry['steps']}) | {arm_label(entry)} | "
             + " | ".join(cells)
             + " |"
         )

@@ -61,7 +61,7 @@ def test_pretrain_then_probe_and_finetune(runs_dir):
     pretrained = _backbone_kernels(models.load_encoder(encoder_path))
     # What the label-efficiency report says of the pretraining set.
     described = "\n".join(label_efficiency.pretraining_lines(encoder_path))
-    assert "synthetic_sun/full_disk_smoke" in described
+    assert "synthetic_sun/active_region_smoke" in described
     assert f"{metrics['pretrain_examples']} unlabelled images" in described
     assert f"{timings['epochs_trained']} epochs" in described
     # The frozen probe scores the pretrained features and a random-weight control
