@@ -20,8 +20,8 @@ batches them and decodes each batch, batches in parallel. What remains is
 copying bytes: the file into memory and into its batch (a raw read of the
 files does both), then byte-swapped into numbers, then the header's bytes
 cut away. A pipeline of only those four copies of every byte (a raw read
-makes two) measured 0.39-0.42 of a raw read; the header ops and the branch
-for each BITPIX and scaling cost the rest (`make bench`).
+makes two) measured 0.39-0.42 of a raw read; the header ops, the routing and
+the truncation check cost the rest (`make bench`).
 
 Example:
     >>> images = fits_image_dataset(["aia_171_level1.fits"] * 64, batch_size=32)
@@ -422,11 +422,15 @@ def fits_image_dataset(paths, batch_size: int = 32, ndim: int = 2,
     """Batches of float32 images of FITS files, in the order of `paths`.
 
     The files are read in parallel and batched; each batch is then decoded
-    with one set of ops (`decode_fits_batch`): the headers' fifty-odd small
-    ops once per batch, not per file, and the pixels decoded from the whole
-    files' bytes with the headers sliced off, batches in parallel. A batch
-    that mixes BITPIX or shapes, or holds a file the graph ops do not decode
-    (compressed, gzip, ...), is read by astropy whole, with the same pixels.
+    with one set of ops: the headers' fifty-odd small ops once per batch, not
+    per file, and the pixels decoded from the whole files' bytes with the
+    headers sliced off, batches in parallel. The decoding function holds the
+    route (BITPIX, scaled or not) of the first file, read once when the
+    pipeline is built; a batch on another route is decoded by
+    `decode_fits_batch` outside the graph (`tf.py_function`), and a batch that
+    mixes BITPIX or shapes, or holds a file the graph ops do not decode
+    (compressed, gzip, ...), is read by astropy whole. Every route gives the
+    same pixels; the first file's is the fast one.
 
     Args:
         paths: file names (a list, or a `tf.data.Dataset` of scalar strings).
@@ -449,19 +453,51 @@ def fits_image_dataset(paths, batch_size: int = 32, ndim: int = 2,
         tf.data.Dataset.from_tensor_slices([str(path) for path in paths]))
     files = names.map(lambda path: (tf.io.read_file(path), path), num_parallel_calls=autotune,
                       deterministic=True)
-    # Measured in `make bench`: the batch's ops once per batch beat one file
-    # at a time (header ops per file, and a batch/unbatch copy of every file
-    # to parse headers together) by a third; astropy's route in a map of its
-    # own gains another sixth.
-    def graph_decode(contents, paths):
-        pixels, decoded = _graph_decode(contents, paths, ndim, max_header_blocks)
-        return pixels, decoded, paths
+    # The first file's route (BITPIX, scaled or not) is the one the decoding
+    # function holds; a batch on another route (mixed BITPIX, a compressed
+    # file, ...) is decoded by `decode_fits_batch` from a second map, eagerly.
+    # A tf.data function holding all 12 routes ran 20-30 % slower than one
+    # holding one, even where only one of them runs (`make bench`).
+    expected = _first_route(names, ndim, max_header_blocks)
+
+    def decode_expected(contents, paths):
+        def undecoded():
+            return tf.zeros([tf.shape(contents)[0]] + [0] * ndim, tf.float32)
+
+        if expected < 0:
+            return undecoded(), tf.constant(False), contents, paths
+        header = parse_fits_headers(contents, ndim, max_header_blocks)
+        matches = tf.equal(_branch_index(header), expected)
+        branch = _pixel_branches(_checked(contents, header, paths), header)[expected]
+        pixels = tf.cond(matches, branch, undecoded)
+        return tf.ensure_shape(pixels, [None] * (ndim + 1)), matches, contents, paths
+
+    def decode_others(pixels, decoded, contents, paths):
+        def eagerly():
+            images = tf.py_function(
+                lambda c, p: decode_fits_batch(c, p, ndim, max_header_blocks),
+                [contents, paths], tf.float32)
+            return tf.ensure_shape(images, [None] * (ndim + 1))
+
+        return tf.ensure_shape(tf.cond(decoded, lambda: tf.identity(pixels), eagerly),
+                               [None] * (ndim + 1))
 
     return (files.batch(batch_size, drop_remainder=drop_remainder)
-            .map(graph_decode, num_parallel_calls=autotune, deterministic=True)
-            .map(lambda pixels, decoded, paths: _astropy_unless(pixels, decoded, paths, ndim),
-                 num_parallel_calls=autotune, deterministic=True)
+            .map(decode_expected, num_parallel_calls=autotune, deterministic=True)
+            .map(decode_others, num_parallel_calls=autotune, deterministic=True)
             .prefetch(autotune))
+
+
+def _first_route(names, ndim, max_header_blocks) -> int:
+    """The `_branch_index` route of the first file of `names` (a dataset of
+    paths), read eagerly; -1 when there is none or the graph ops cannot
+    decode it."""
+    import tensorflow as tf
+
+    for path in names.take(1):
+        contents = tf.io.read_file(path)[None]
+        return int(_branch_index(parse_fits_headers(contents, ndim, max_header_blocks)))
+    return -1
 
 
 def decodes_in_tensorflow(path, ndim: int = 2) -> bool:

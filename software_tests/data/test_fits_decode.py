@@ -234,7 +234,13 @@ def test_batches_decode_with_graph_ops_whatever_their_header_lengths(tmp_path, m
              for i, image in enumerate(images)]
     assert len({fits_decode.parse_fits_headers(tf.io.read_file(path)[None])["data_offset"]
                 [0].numpy() for path in mixed}) == 2
-    for paths in (same, mixed):
-        found = next(iter(fits_decode.fits_image_dataset(paths, batch_size=4))).numpy()
+    floats = [_write(tmp_path / f"float_{i}.fits", _image_cards(-32, (5, 7)),
+                     image.astype(np.float32)) for i, image in enumerate(images)]
+    # The pipeline's decoding function holds the first file's route; a batch on
+    # another route (here the float32 one) is decoded eagerly by the same ops.
+    for paths in (same, mixed, same + floats, floats + mixed):
+        found = np.concatenate([batch.numpy() for batch in
+                                fits_decode.fits_image_dataset(paths, batch_size=4)])
+        assert len(found) == len(paths)
         for image, path in zip(found, paths):
             _assert_same(image, np.asarray(fits.getdata(path)).astype(np.float32))
