@@ -362,23 +362,22 @@ def _graph_decode(contents, paths, ndim, max_header_blocks):
 
     header = parse_fits_headers(contents, ndim, max_header_blocks)
     branches = _pixel_branches(_checked(contents, header, paths), header)
-
-    def undecoded():
-        return tf.zeros([tf.shape(contents)[0]] + [0] * ndim, tf.float32)
-
     index = _branch_index(header)
     pixels = tf.switch_case(tf.where(index < 0, len(branches), index),
-                            branches + [undecoded])
+                            branches + [lambda: _undecoded(contents, ndim)])
     return tf.ensure_shape(pixels, [None] * (ndim + 1)), index >= 0
+
+
+def _undecoded(contents, ndim):
+    """The empty placeholder of a batch the graph ops have not decoded."""
+    import tensorflow as tf
+
+    return tf.zeros([tf.shape(contents)[0]] + [0] * ndim, tf.float32)
 
 
 def _astropy_unless(pixels, decoded, paths, ndim):
     """`pixels` where the graph ops decoded the batch, else astropy's reading
-    of the batch's files (a compressed file in it, mixed BITPIX or shapes).
-
-    Its own function, so that `fits_image_dataset` runs it as a map of its
-    own: a `tf.numpy_function` in the decoding function slows every batch.
-    """
+    of the batch's files (a compressed file in it, mixed BITPIX or shapes)."""
     import tensorflow as tf
 
     def with_astropy():
@@ -461,15 +460,12 @@ def fits_image_dataset(paths, batch_size: int = 32, ndim: int = 2,
     expected = _first_route(names, ndim, max_header_blocks)
 
     def decode_expected(contents, paths):
-        def undecoded():
-            return tf.zeros([tf.shape(contents)[0]] + [0] * ndim, tf.float32)
-
         if expected < 0:
-            return undecoded(), tf.constant(False), contents, paths
+            return _undecoded(contents, ndim), tf.constant(False), contents, paths
         header = parse_fits_headers(contents, ndim, max_header_blocks)
         matches = tf.equal(_branch_index(header), expected)
         branch = _pixel_branches(_checked(contents, header, paths), header)[expected]
-        pixels = tf.cond(matches, branch, undecoded)
+        pixels = tf.cond(matches, branch, lambda: _undecoded(contents, ndim))
         return tf.ensure_shape(pixels, [None] * (ndim + 1)), matches, contents, paths
 
     def decode_others(pixels, decoded, contents, paths):
