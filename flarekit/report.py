@@ -769,6 +769,27 @@ def write_report(
 # ----------------------------------------------------------- comparison ---
 
 
+# A config's `architecture` value -> the model's name in comparison tables.
+MODEL_NAMES = {
+    "vit": "ViT",
+    "cnn": "CNN",
+    "factorised": "factorised video transformer",
+    "video_swin": "VideoSwin",
+    "frame_cnn": "last-frame CNN",
+}
+
+
+def model_name(run_dir, settings: Mapping | None = None) -> str:
+    """The model a run trained, for a table row: its config's `architecture`
+    (by `MODEL_NAMES`), else the experiment's name, else the folder's."""
+    path = Path(run_dir) / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    architecture = config.get("architecture")
+    if architecture:
+        return MODEL_NAMES.get(architecture, str(architecture))
+    return (settings or {}).get("experiment") or Path(run_dir).name
+
+
 def comparison_table(run_dirs: Sequence) -> pd.DataFrame:
     """One row per run from each run's metrics.json: settings and headline scores.
 
@@ -779,7 +800,8 @@ def comparison_table(run_dirs: Sequence) -> pd.DataFrame:
         run_dirs: run folders, each holding metrics.json.
 
     Returns:
-        DataFrame with columns run, task_kind, threshold, horizon_hours, unit,
+        DataFrame with columns model (`model_name`), run, task_kind,
+        threshold, horizon_hours, unit,
         flux_scale, allow_leakage, n_test, test_base_rate, test_set_hash,
         same_test_set, then the run's headline scores (and, for binary runs,
         tss_low / tss_high of the model's headline interval).
@@ -798,6 +820,7 @@ def comparison_table(run_dirs: Sequence) -> pd.DataFrame:
         test_hash = get_path(metrics, "test_set.hash")
         first_hash = test_hash if first_hash is None else first_hash
         row = {
+            "model": model_name(run_dir, settings),
             "run": Path(run_dir).name,
             "task_kind": metrics.get("task_kind"),
             "threshold": settings.get("threshold"),

@@ -206,8 +206,14 @@ def test_comparison_table_and_aggregation(tmp_path):
         run_dir = tmp_path / f"seed{seed}"
         run_binary(run_dir, dict(SETTINGS, n_boot=20), seed, n_regions, False)
         runs.append(run_dir)
+    # Every row names its model: the config's architecture, else the experiment.
+    (runs[0] / "config.json").write_text(json.dumps({"architecture": "vit"}))
+    (runs[1] / "config.json").write_text(json.dumps({"architecture": "video_swin"}))
     table = comparison_table(runs)
     assert list(table["run"]) == ["seed0", "seed1", "seed2", "seed3"]
+    assert table.columns[0] == "model"
+    assert list(table["model"][:2]) == ["ViT", "VideoSwin"]
+    assert table["model"][2] == (SETTINGS.get("experiment") or "seed2")
     assert {"tss", "hss2", "false_alarm_ratio", "bss", "tss_low", "tss_high"} <= set(
         table.columns
     )

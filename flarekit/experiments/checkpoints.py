@@ -23,16 +23,31 @@ class RunCheckpoint:
 
     After every epoch it writes, each atomically and in this order:
     `checkpoints/epoch-<k>.keras` (weights and optimizer state),
-    `checkpoints/best.keras` when the monitored validation loss improved,
+    `checkpoints/best.keras` when the monitored validation quantity improved
+    (lower for a loss, higher for an AUC or accuracy: `maximises`),
     `history.csv`, then `checkpoints/state.json` (epochs done, best value, the
     random-seed states of dropout and other random layers, which `.keras`
     files do not hold), which commits the epoch, and last renames
     `epoch-<k>.keras` to `last.keras`. A run killed at any moment therefore
     resumes from the last committed epoch, with the weights, optimizer and
     seed states of that epoch (`resume_point`).
+
+    Early stopping lives here too, so that it survives a resume: with
+    `patience` > 0 the state counts the epochs since the monitored value last
+    improved (`epochs_since_best`), and when that count reaches `patience` the
+    callback stops training and commits `stopped_early` (the epoch), which
+    tells a resumed run that nothing is left to train.
     """
 
-    def __new__(cls, run_dir: Path, monitor: str = "val_loss", history=None, best=None):
+    def __new__(
+        cls,
+        run_dir: Path,
+        monitor: str = "val_loss",
+        history=None,
+        best=None,
+        patience: int = 0,
+        since_best: int = 0,
+    ):
         import keras
 
         class _RunCheckpoint(keras.callbacks.Callback):
@@ -41,7 +56,12 @@ class RunCheckpoint:
                 self.run_dir = Path(run_dir)
                 self.monitor = monitor
                 self.rows = list(history or [])
-                self.best = np.inf if best is None else best
+                self.maximise = maximises(monitor)
+                worst = -np.inf if self.maximise else np.inf
+                self.best = worst if best is None else best
+                self.patience = int(patience)
+                self.since_best = int(since_best)
+                self.stopped_early = None
 
             def on_epoch_end(self, epoch, logs=None):
                 import pandas as pd
@@ -50,10 +70,20 @@ class RunCheckpoint:
                 checkpoints = self.run_dir / "checkpoints"
                 epoch_file = f"epoch-{epoch + 1}.keras"
                 save_model_atomic(self.model, checkpoints / epoch_file)
-                value = logs.get(self.monitor, logs.get("loss", np.inf))
-                if value < self.best:
+                value = logs.get(self.monitor)
+                if value is None:  # no validation data: the training loss
+                    value, better = logs.get("loss", np.inf), value_below
+                else:
+                    better = value_above if self.maximise else value_below
+                if better(value, self.best):
                     self.best = value
+                    self.since_best = 0
                     save_model_atomic(self.model, checkpoints / "best.keras")
+                else:
+                    self.since_best += 1
+                if self.patience and self.since_best >= self.patience:
+                    self.stopped_early = epoch + 1
+                    self.model.stop_training = True
                 self.rows.append({"epoch": epoch + 1, **logs})
                 write_csv_atomic(self.run_dir / "history.csv", pd.DataFrame(self.rows))
                 write_json_atomic(
@@ -62,6 +92,8 @@ class RunCheckpoint:
                         "epochs_done": epoch + 1,
                         "best": self.best,
                         "monitor": self.monitor,
+                        "epochs_since_best": self.since_best,
+                        "stopped_early": self.stopped_early,
                         "history": self.rows,
                         "checkpoint": epoch_file,
                         "seed_states": seed_states(self.model),
@@ -70,6 +102,20 @@ class RunCheckpoint:
                 os.replace(checkpoints / epoch_file, checkpoints / "last.keras")
 
         return _RunCheckpoint()
+
+
+def maximises(monitor: str) -> bool:
+    """Whether a higher value of the logged quantity `monitor` is better
+    (AUC, accuracy) rather than lower (losses)."""
+    return monitor.endswith(("auc", "accuracy"))
+
+
+def value_below(value, best) -> bool:
+    return best is None or value < best
+
+
+def value_above(value, best) -> bool:
+    return best is None or value > best
 
 
 def save_model_atomic(model, path: Path) -> Path:

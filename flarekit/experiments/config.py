@@ -29,6 +29,9 @@ COMMON_DEFAULTS = {
     "deterministic": True,
     "seed": 0,
     "normalization_samples": 2048,
+    # Stop when the monitored validation loss has not improved for this many
+    # epochs (the best checkpoint is evaluated); 0 = train every epoch.
+    "early_stopping_patience": 0,
     "bootstrap_samples": 1000,
     "output_dir": "runs",
     "verbose": "auto",
@@ -168,6 +171,10 @@ RULES = {
     "image_size": (_positive_int, "an integer >= 1"),
     "normalization_samples": (_positive_int, "an integer >= 1"),
     "bootstrap_samples": (lambda v: v >= 0, "an integer >= 0"),
+    "early_stopping_patience": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "an integer >= 0 (epochs without improvement; 0 = off)",
+    ),
     "oversample": (lambda v: 0 <= v < 1, "a share of positives in [0, 1); 0 = off"),
     "dropout": (lambda v: 0 <= v < 1, "a rate in [0, 1)"),
     "weight_decay": (lambda v: v >= 0, "a number >= 0"),

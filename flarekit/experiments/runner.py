@@ -50,6 +50,7 @@ from flarekit.experiments.checkpoints import (
     STATE_FILE,
     RunCheckpoint,
     load_saved_model,
+    maximises,
     restore_seed_states,
     resume_point,
 )
@@ -538,6 +539,8 @@ class Experiment:
                 monitor=self.monitor,
                 history=state.get("history"),
                 best=state.get("best"),
+                patience=self.config.get("early_stopping_patience", 0),
+                since_best=state.get("epochs_since_best", 0),
             ),
             epoch_tensorboard(run_dir / "tensorboard"),
         ]
@@ -564,14 +567,16 @@ class Experiment:
     ) -> float:
         """`model.fit` from the last committed epoch to `config.epochs`, with the
         run's callbacks, in `run_dir` (default: the run folder); `arguments`
-        replace `fit_arguments()`'s. Records timings; returns the seconds spent
-        (0 when nothing was left to train)."""
+        replace `fit_arguments()`'s. Stops early when `early_stopping_patience`
+        epochs pass without a better monitored value (`RunCheckpoint`). Records
+        timings; returns the seconds spent (0 when nothing was left to train:
+        every epoch done, or the run had stopped early before a resume)."""
         config = self.config
         epochs_done = int(state.get("epochs_done", 0))
-        if epochs_done >= config.epochs:
+        if epochs_done >= config.epochs or state.get("stopped_early"):
             return 0.0
         started = time.perf_counter()
-        model.fit(
+        history = model.fit(
             self.train if train is None else train,
             validation_data=self.validation if validation is None else validation,
             epochs=config.epochs,
@@ -582,12 +587,13 @@ class Experiment:
         )
         seconds = time.perf_counter() - started
         self.timings["train_s"] = seconds
-        self.timings["epochs_trained"] = config.epochs - epochs_done
+        trained = len(history.epoch)
+        self.timings["epochs_trained"] = trained
+        if trained < config.epochs - epochs_done:
+            self.timings["stopped_early_after_epoch"] = epochs_done + trained
         samples = self.train_examples()
         if samples:
-            self.timings["train_images_per_s"] = (
-                samples * (config.epochs - epochs_done) / seconds
-            )
+            self.timings["train_images_per_s"] = samples * trained / seconds
         return seconds
 
     def train_examples(self) -> int:
@@ -895,10 +901,24 @@ class Experiment:
             "seed": config.seed,
             "aggregation": f"single run, seed {config.seed}",
             "bootstrap_samples": config.bootstrap_samples,
+            "training": self._training_rule(),
             "smoke": config.smoke,
             "precision": f"{self.precision['precision']} "
             f"({self.precision['precision_reason']})",
         }
+
+    def _training_rule(self) -> str:
+        """Epochs and the checkpoint scored, in words (report, metrics.json)."""
+        epochs, patience = self.config.epochs, self.config.get("early_stopping_patience", 0)
+        higher = maximises(self.monitor)
+        stop = (
+            f"; stops after {patience} epochs without a {'higher' if higher else 'lower'} "
+            f"{self.monitor}"
+            if patience
+            else ""
+        )
+        best = "highest" if higher else "lowest"
+        return f"up to {epochs} epochs{stop}; the checkpoint of {best} {self.monitor} is scored"
 
     def _default_unit(self) -> str:
         if self.task.input_key == "frames":

@@ -39,6 +39,15 @@ ENCODER_FILE = "encoder.keras"
 ENCODER_WEIGHTS = ("pretrained", "random")
 
 
+def _refuse_early_stopping(config, why: str) -> None:
+    if config.get("early_stopping_patience", 0):
+        raise ConfigError(
+            f"config key 'early_stopping_patience' is "
+            f"{config.early_stopping_patience}; this trainer ({config.trainer}) "
+            f"has no early stopping: {why}. Use 0."
+        )
+
+
 class _EpochTimer:
     """Keras callback factory: wall time of every epoch (the first one traces)."""
 
@@ -124,6 +133,11 @@ class SimCLRExperiment(Experiment):
                 "runs on one device ('default'): across replicas its NT-Xent "
                 "negatives would come from each replica's share of the batch only."
             )
+        _refuse_early_stopping(
+            config,
+            "pretraining keeps its last epoch (the contrastive loss of epochs under "
+            "a changing learning rate does not compare)",
+        )
 
     def prepare_data(self):
         from flarekit.data import pipeline, subsets, tasks
@@ -307,6 +321,7 @@ class SimCLRExperiment(Experiment):
         settings.update(
             pretrain_split=self.config.pretrain_split,
             aggregation=f"single pretraining run, seed {self.config.seed}",
+            training=f"{self.config.epochs} epochs; the last epoch's encoder is kept",
             probe_task=self.task.describe(),
         )
         return settings
@@ -407,6 +422,14 @@ class FinetuneExperiment(Experiment):
     # Phases fit in separate model.fit calls, each of which starts a new pass
     # over the data: one epoch per pass, reshuffled by the dataset each time.
     epoch_windowed_data = False
+
+    @classmethod
+    def check_config(cls, config) -> None:
+        _refuse_early_stopping(
+            config,
+            "its frozen and unfrozen phases each run their set epochs, so that "
+            "every arm of a label-efficiency comparison trains alike",
+        )
 
     def prepare_data(self):
         from flarekit.data import pipeline, subsets

@@ -223,6 +223,8 @@ def file_pipeline_throughput(kind: str, paths, batch_size: int = 32, repeats: in
     Returns:
         dict with images/s of each and their ratios.
     """
+    if kind not in ("jpeg", "fits"):
+        raise ValueError(f"kind must be 'jpeg' or 'fits', got {kind!r}.")
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
@@ -255,25 +257,35 @@ def file_pipeline_throughput(kind: str, paths, batch_size: int = 32, repeats: in
     def count(batch):
         return int(batch.shape[0])
 
-    raw_rates, pipeline_rates, astropy_rates = [], [], []
+    import statistics
+
+    # Warm-up: the first iterator of each kind pays for tracing and thread pools.
+    for make in (raw, decoded):
+        _images_per_second(make(), count)
+    raw_rates, pipeline_rates, astropy_rates, ratios = [], [], [], []
     for _ in range(repeats):
         raw_rates.append(_images_per_second(raw(), count)[0])
         pipeline_rates.append(_images_per_second(decoded(), count)[0])
+        # Each round's ratio of two runs made back to back: the raw read's
+        # speed swings by 2x from round to round on a shared machine, and a
+        # ratio of medians taken from different rounds carries that swing.
+        ratios.append(pipeline_rates[-1] / raw_rates[-1])
         if kind == "fits":
             astropy_rates.append(_images_per_second(with_astropy(), count)[0])
-    import statistics
-
     raw_rate, pipeline_rate = statistics.median(raw_rates), statistics.median(pipeline_rates)
     result = {
         "format": kind,
         "files": len(paths),
+        "rounds": repeats,
         "raw_images_per_s": raw_rate,
         "pipeline_images_per_s": pipeline_rate,
-        "pipeline_over_raw": pipeline_rate / raw_rate,
+        "pipeline_over_raw": statistics.median(ratios),
+        "pipeline_over_raw_rounds": ratios,
     }
     if astropy_rates:
         result["astropy_images_per_s"] = statistics.median(astropy_rates)
-        result["astropy_over_raw"] = result["astropy_images_per_s"] / raw_rate
+        result["astropy_over_raw"] = statistics.median(
+            a / r for a, r in zip(astropy_rates, raw_rates))
     return result
 
 
@@ -546,10 +558,6 @@ def peak_memory(data_dir, base_examples: int = 256, factors=(1, 4, 16)) -> list:
     Streaming (cache=False, a bounded shuffle buffer of 256 examples) should
     stay flat; cache=True holds the split in memory and grows with it.
     """
-    import json
-    import subprocess
-    import sys
-
     write_memory_dataset(data_dir, base_examples * max(factors))
     rows = []
     for cache in (False, True):
@@ -559,17 +567,37 @@ def peak_memory(data_dir, base_examples: int = 256, factors=(1, 4, 16)) -> list:
             # smaller split): the TF runtime's own memory grows a little with
             # the examples processed, which is not the data being held.
             epochs = 2 * max(factors) // factor
-            code = ("import json; from flarekit.studies.benchmarks import memory_worker; "
-                    f"print('RESULT', json.dumps(memory_worker({str(data_dir)!r}, "
-                    f"{split!r}, {cache}, epochs={epochs})))")
-            completed = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                       text=True, timeout=900, check=False)
-            lines = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
-            if completed.returncode or not lines:
-                raise RuntimeError(f"memory worker failed: {completed.stderr[-2000:]}")
-            rows.append({"factor": factor, "epochs": epochs,
-                         **json.loads(lines[-1][len("RESULT "):])})
+            result = in_fresh_process("memory_worker", str(data_dir), split, cache,
+                                      epochs=epochs)
+            rows.append({"factor": factor, "epochs": epochs, **result})
     return rows
+
+
+def in_fresh_process(function: str, *args, timeout: float = 900, **kwargs):
+    """`function(*args, **kwargs)` of this module, run in a new Python process;
+    its JSON result. For measurements that the state of a long benchmark
+    process would skew (peak memory only grows; thread pools and the
+    allocator's state after earlier benchmarks slowed the FITS pipeline, not
+    its raw read, by up to 40 %), as a user's process that runs one pipeline
+    would not see them.
+
+    Raises:
+        RuntimeError: the process failed (with the end of its stderr).
+    """
+    import json
+    import subprocess
+    import sys
+
+    code = (f"import json; from flarekit.studies.benchmarks import {function}; "
+            f"print('RESULT', json.dumps({function}(*{args!r}, **{kwargs!r})))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                               text=True, timeout=timeout, check=False)
+    lines = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
+    if completed.returncode or not lines:
+        errors = completed.stderr.strip().splitlines() or ["(no stderr)"]
+        raise RuntimeError(f"{function} failed in its process: {errors[-1]}\n"
+                           f"{completed.stderr[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
 
 
 # ---- make bench -------------------------------------------------------------------
@@ -693,8 +721,11 @@ def run_all(output="BENCHMARKS.md", workdir=None, quick: bool = False) -> dict:
     scratch = Path(workdir or tempfile.mkdtemp(prefix="flarekit_bench_"))
     results = {"machine_before": _machine()}
     files = 32 if quick else 512
+    # Each format in a process of its own, as a user's pipeline runs.
     results["files"] = [
-        file_pipeline_throughput(kind, write_image_files(scratch / kind, kind, files))
+        in_fresh_process("file_pipeline_throughput", kind,
+                         [str(path) for path in write_image_files(scratch / kind, kind, files)],
+                         repeats=3 if quick else 7)
         for kind in ("jpeg", "fits")
     ]
     print("bench: files", results["files"], flush=True)
@@ -767,8 +798,12 @@ def benchmarks_markdown(results: dict) -> str:
         "with the binary task map over a TFDS dataset of 64 KiB float32 images: serialized",
         "records batched, one `tf.io.parse_example` per batch, a first epoch without cache in",
         "stored order and shuffled, and a cached epoch).",
-        "Each JPEG/FITS run reads the 512 files 4 times (2,048 images); raw and pipeline runs",
-        "alternate five times and the medians count. Files are in the page cache.",
+        "Each JPEG/FITS run reads the 512 files 4 times (2,048 images). JPEG and FITS are",
+        "each measured in a fresh process of their own (as a user's pipeline runs: in the",
+        "long benchmark process the FITS pipeline, not its raw read, ran up to 40 % slower),",
+        "in 7 rounds of a raw run then a pipeline run after one warm-up of each; the ratio is",
+        "the median of the rounds' ratios (range beside it), the images/s the medians.",
+        "TFRecord runs alternate five times and the medians count. Files are in the page cache.",
         "",
         "Ceilings. A TFRecord pipeline that parses a batch in one op reaches the raw read; a",
         "cached epoch skips reading and parsing, so it passes it. A FITS decode cannot reach",
@@ -787,26 +822,30 @@ def benchmarks_markdown(results: dict) -> str:
     rows = []
     for f in results["files"]:
         name = f["format"].upper() + f" ({f['files']} files, 256x256)"
+        rounds = f.get("pipeline_over_raw_rounds") or [f["pipeline_over_raw"]]
+        spread = f"{min(rounds):.3f}-{max(rounds):.3f}"
+        goal = ">= 0.35" if f["format"] == "fits" else "-"
         rows.append([name + (", TensorFlow ops" if "astropy_over_raw" in f else ""),
-                     f"{f['pipeline_over_raw']:.3f}", f"{f['pipeline_images_per_s']:,.0f}",
-                     f"{f['raw_images_per_s']:,.0f}"])
+                     f"{f['pipeline_over_raw']:.3f}", spread, goal,
+                     f"{f['pipeline_images_per_s']:,.0f}", f"{f['raw_images_per_s']:,.0f}"])
         if "astropy_over_raw" in f:
-            rows.append([name + ", astropy", f"{f['astropy_over_raw']:.3f}",
-                         f"{f['astropy_images_per_s']:,.0f}", f"{f['raw_images_per_s']:,.0f}"])
+            rows.append([name + ", astropy (fallback)", f"{f['astropy_over_raw']:.3f}", "",
+                         "-", f"{f['astropy_images_per_s']:,.0f}",
+                         f"{f['raw_images_per_s']:,.0f}"])
     record = results["tfrecord"]
     name = f"TFRecord, first epoch ({record['images']} examples of {record['dataset']})"
-    rows.append([name, f"{record['first_epoch_over_raw']:.3f}",
-                 f"{record['pipeline_first_epoch_images_per_s']:,.0f}",
-                 f"{record['raw_tfrecord_images_per_s']:,.0f}"])
+    raw_rate = f"{record['raw_tfrecord_images_per_s']:,.0f}"
+    rows.append([name, f"{record['first_epoch_over_raw']:.3f}", "", ">= 0.9",
+                 f"{record['pipeline_first_epoch_images_per_s']:,.0f}", raw_rate])
     if "shuffled_first_epoch_over_raw" in record:
         rows.append(["TFRecord, first epoch shuffled",
-                     f"{record['shuffled_first_epoch_over_raw']:.3f}",
+                     f"{record['shuffled_first_epoch_over_raw']:.3f}", "", ">= 0.9",
                      f"{record['pipeline_shuffled_first_epoch_images_per_s']:,.0f}",
-                     f"{record['raw_tfrecord_images_per_s']:,.0f}"])
-    rows.append(["TFRecord, cached epoch", f"{record['cached_epoch_over_raw']:.3f}",
-                 f"{record['pipeline_cached_epoch_images_per_s']:,.0f}",
-                 f"{record['raw_tfrecord_images_per_s']:,.0f}"])
-    lines += _table(["files", "pipeline / raw", "pipeline img/s", "raw img/s"], rows)
+                     raw_rate])
+    rows.append(["TFRecord, cached epoch", f"{record['cached_epoch_over_raw']:.3f}", "",
+                 ">= 2", f"{record['pipeline_cached_epoch_images_per_s']:,.0f}", raw_rate])
+    lines += _table(["files", "pipeline / raw", "rounds' range", "goal", "pipeline img/s",
+                     "raw img/s"], rows)
 
     lines += [
         "## Training images/s: precision and XLA",
@@ -869,7 +908,7 @@ def benchmarks_markdown(results: dict) -> str:
             f"evaluations ({long['seconds_per_call']:.2f} s against "
             f"{short['seconds_per_call']:.3f} s); process CPU time ratio "
             f"{long['cpu_seconds_per_call'] / short['cpu_seconds_per_call']:.1f}x. "
-            "Below the evaluation ratio means "
+            "Goal: >= 50x. Below the evaluation ratio means "
             "fixed per-call cost or per-step sampler work; the loop draws its noise "
             "statelessly and the compiled function is called without a trace lookup."
         )

@@ -34,6 +34,7 @@ STARTER = STARTERS / "xray_flux_forecast" / "starting_point"
         ("filters", (), "non-empty"),
         ("ema_momentum", 1.0, r"\[0, 1\)"),
         ("flip", "sideways", "'none', 'hemisphere', 'any'"),
+        ("early_stopping_patience", -1, "an integer >= 0"),
     ],
 )
 def test_out_of_range_values_name_file_key_and_allowed_values(key, value, allowed):
