@@ -100,3 +100,16 @@ def test_sequence_reads_frames_and_generation_has_no_forecast_head():
     inputs, condition = generation(_features())
     assert set(inputs) == {"images", "condition"}
     np.testing.assert_allclose(condition.numpy(), np.log10(FLUX), rtol=1e-5)
+
+
+def test_binary_auc_metric_resolves_confident_forecasts_of_a_rare_event():
+    # Forecasts near 1e-4, as a rare-event forecaster's become: Keras's default
+    # 200 probability thresholds put them in one bin (AUC 0.5).
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random(400) < 0.07).astype("float32")
+    forecasts = 1 / (1 + np.exp(-(rng.normal(size=400) + 1.2 * labels - 9)))
+    (metric,) = tasks.binary("M1.0").metrics()
+    metric.update_state(labels, forecasts)
+    assert float(metric.result()) == pytest.approx(roc_auc_score(labels, forecasts), abs=0.005)

@@ -10,6 +10,13 @@ from flarekit.data import goes
 from flarekit.data.tasks.base import FLUX_TOLERANCE, Task, register_task
 
 
+def auc_thresholds(count: int = 1023, log_odds: float = 16.0) -> list:
+    """`count` probabilities evenly spaced in log-odds over [-log_odds, log_odds]
+    (about 1e-7 to 1 - 1e-7): thresholds at which the training AUC metric
+    resolves forecasts near 0 and 1 as finely as those near 0.5."""
+    return (1.0 / (1.0 + np.exp(-np.linspace(-log_odds, log_odds, count)))).tolist()
+
+
 @register_task
 @dataclasses.dataclass(frozen=True)
 class BinaryTask(Task):
@@ -73,9 +80,14 @@ class BinaryTask(Task):
         return "binary_crossentropy"
 
     def metrics(self) -> list:
+        """ROC AUC over thresholds spaced evenly in log-odds (`auc_thresholds`):
+        Keras's default 200 thresholds, evenly spaced in probability, put every
+        forecast below 0.005 in one bin, so a forecaster of a rare event that
+        grows confident reads AUC 0.5 however well it ranks (seen with the
+        last-frame CNN, whose validation forecasts fell below 0.002)."""
         import keras
 
-        return [keras.metrics.AUC(name="auc")]
+        return [keras.metrics.AUC(name="auc", thresholds=auc_thresholds())]
 
     def prediction_columns(self, frame, outputs, labels):
         frame["label"] = labels
