@@ -26,8 +26,8 @@ VIT, VIDEO = ROOT / "active_regions" / "vit", ROOT / "sequences" / "video_transf
 # the training patches, trained until 4 epochs pass without a lower validation
 # loss (at most 30); the CNN at (16, 32, 64) filters (the (32, 64, 128)
 # one trains at ~30 img/s there); a two-block video transformer on 4 x 16 tubelet
-# tokens; 5 folds, each trained until 4 epochs pass without a lower validation
-# loss (at most 30), its best epoch scored.
+# tokens; 5 folds, each trained until 4 epochs pass without a higher validation
+# AUC (at most 30; `SequenceKFoldExperiment.monitor`), its best epoch scored.
 MOUNT_WILSON = {
     "train_split": "train[:20%]",
     "epochs": 30,
