@@ -1,2 +1,2 @@
 """Measured studies over runs and data: SRS table, generative study, label
-efficiency, benchmarks."""
+efficiency, FID against sampling steps, benchmarks."""

@@ -143,6 +143,29 @@ def class_matched_sets(goes_class, per_class: int, seed: int = 0):
     return floor, reference
 
 
+def per_class_for_size(goes_class, n_images: int) -> int:
+    """The smallest `per_class` whose `class_matched_sets` floor set has at
+    least `n_images` images.
+
+    Raises:
+        ValueError: the split cannot give that many (F takes at most half of
+            each class).
+
+    Example:
+        >>> per_class_for_size([0] * 10 + [4] * 5 + [5] * 3, 6)
+        3
+    """
+    halves = np.bincount(np.asarray(goes_class), minlength=len(goes.GOES_CLASSES)) // 2
+    for per_class in range(1, int(halves.max(initial=0)) + 1):
+        if np.minimum(halves, per_class).sum() >= n_images:
+            return per_class
+    raise ValueError(
+        f"The test split gives at most {int(halves.sum())} class-matched floor "
+        f"images (half of each GOES class: {halves.tolist()}); {n_images} were "
+        "asked for. Ask for fewer images, or use a dataset with a larger test split."
+    )
+
+
 # ---- classifier: feature extractor, consistency, rebalancing -------------------
 def train_classifier(
     images,
@@ -912,6 +935,126 @@ def latest_run(
     return None
 
 
+def scoring_setup(
+    diffusion_run,
+    per_class: int | None = 8,
+    min_images: int = 0,
+    seed: int = 0,
+    classifier_options=None,
+    classifier=None,
+    n_clusters: int = 8,
+    data_dir: str | None = None,
+    simclr_encoder="auto",
+    log=print,
+) -> dict:
+    """What every study of a diffusion run scores against, made once.
+
+    Loads the real train and test splits on the generator's grid (the run's
+    dataset, channels and bin factor), trains the ladder classifier (the FID
+    extractor and consistency judge, balanced class weights) unless one is
+    given, draws the class-matched floor set F and reference R from the test
+    split, finds the second (SimCLR) extractor and builds the `Scorer`.
+
+    Args:
+        diffusion_run: a finished diffusion run folder.
+        per_class: floor-set images per GOES class; None: the smallest number
+            that gives at least `min_images` images (`per_class_for_size`).
+        min_images: with `per_class=None`, the least size of F (and so of
+            every generated set asked for F's conditions).
+        seed: the classifier's seed.
+        classifier_options: keyword arguments of `train_classifier`.
+        classifier: an already trained classifier to use instead of training
+            one (e.g. the one a resumed study saved, so its FIDs stay
+            comparable with those scored before); the training split is then
+            not loaded ("train" is None).
+        simclr_encoder: a SimCLR `encoder.keras` (or its run folder); "auto"
+            takes the newest SimCLR run on the same dataset and channels
+            (`find_simclr_encoder`); None uses none.
+
+    Returns:
+        {"config", "channels", "bin_factor", "train", "test", "classifier",
+        "classifier_options", "per_class", "floor", "reference", "scorer",
+        "simclr_encoder" (path or None), "extra_extractors", "timings"}.
+
+    Raises:
+        ValueError: `per_class=None` and the test split cannot give
+            `min_images` images.
+
+    Example:
+        >>> setup = scoring_setup("runs/generation/conditional_diffusion/2026...",
+        ...                       per_class=None, min_images=256)
+    """
+    import json
+
+    timings = {}
+    clock = time.perf_counter()
+    config = json.loads((Path(diffusion_run) / "config.json").read_text())
+    channels, bin_factor = tuple(config["channels"]), int(config["bin_factor"])
+    # The training split only trains the classifier.
+    train = None
+    if classifier is None:
+        train = load_arrays(config["dataset"], "train", channels, bin_factor, data_dir)
+    test = load_arrays(config["dataset"], "test", channels, bin_factor, data_dir)
+    timings["load_data_s"] = time.perf_counter() - clock
+    log(
+        f"flarekit: {'no' if train is None else len(train['images'])} train, "
+        f"{len(test['images'])} test images of {test['images'].shape[1:]}"
+    )
+
+    clock = time.perf_counter()
+    options = dict(classifier_options or {})
+    if classifier is None:
+        # Balanced class weights: an unweighted classifier of a ladder that is
+        # 78 % quiet learns to say "quiet", and then recovers no class at all.
+        classifier = train_classifier(
+            train["images"],
+            ladder_index(train["goes_class"]),
+            channels,
+            train["channel_declarations"],
+            seed=seed,
+            class_weight="balanced",
+            **options,
+        )
+    if per_class is None:
+        per_class = per_class_for_size(test["goes_class"], min_images)
+    floor, reference = class_matched_sets(test["goes_class"], per_class, seed=0)
+    if simclr_encoder == "auto":
+        simclr_encoder = find_simclr_encoder(config["dataset"], channels)
+    extra_extractors = {}
+    if simclr_encoder is not None:
+        extra_extractors["simclr"] = load_simclr_extractor(simclr_encoder, channels)
+        log(f"flarekit: second FID extractor {simclr_encoder}")
+    else:
+        log(
+            "flarekit: no SimCLR encoder on this dataset and these channels; "
+            "FID uses the classifier's features only"
+        )
+    scorer = Scorer(
+        classifier,
+        test["images"][reference],
+        test["images"][floor],
+        n_clusters=n_clusters,
+        extra_extractors=extra_extractors,
+    )
+    timings["train_extractor_classifier_s"] = time.perf_counter() - clock
+    return {
+        "config": config,
+        "channels": channels,
+        "bin_factor": bin_factor,
+        "train": train,
+        "test": test,
+        "classifier": classifier,
+        "classifier_options": options,
+        "per_class": int(per_class),
+        "floor": floor,
+        "reference": reference,
+        "scorer": scorer,
+        "simclr_encoder": simclr_encoder,
+        "extra_extractors": extra_extractors,
+        "timings": timings,
+    }
+
+
 def run_study(
     out_dir,
     diffusion_run,
@@ -951,8 +1094,6 @@ def run_study(
     Returns:
         The path of study.md.
     """
-    import json
-
     from flarekit.experiments.generation import (
         load_generator,
         plot_contact_sheet,
@@ -971,49 +1112,25 @@ def run_study(
         timings[name] = now - clock
         clock = now
 
-    config = json.loads((Path(diffusion_run) / "config.json").read_text())
-    channels, bin_factor = tuple(config["channels"]), int(config["bin_factor"])
-    generator = load_generator(diffusion_run)
-    train = load_arrays(config["dataset"], "train", channels, bin_factor, data_dir)
-    test = load_arrays(config["dataset"], "test", channels, bin_factor, data_dir)
-    lap("load_data_s")
-    log(
-        f"flarekit: {len(train['images'])} train, {len(test['images'])} test images "
-        f"of {train['images'].shape[1:]}"
-    )
-
-    options = dict(classifier_options or {})
-    # Balanced class weights: an unweighted classifier of a ladder that is
-    # 78 % quiet learns to say "quiet", and then recovers no class at all.
-    classifier = train_classifier(
-        train["images"],
-        ladder_index(train["goes_class"]),
-        channels,
-        train["channel_declarations"],
+    setup = scoring_setup(
+        diffusion_run,
+        per_class=per_class,
         seed=seeds[0],
-        class_weight="balanced",
-        **options,
-    )
-    lap("train_extractor_classifier_s")
-    floor, reference = class_matched_sets(test["goes_class"], per_class, seed=0)
-    if simclr_encoder == "auto":
-        simclr_encoder = find_simclr_encoder(config["dataset"], channels)
-    extra_extractors = {}
-    if simclr_encoder is not None:
-        extra_extractors["simclr"] = load_simclr_extractor(simclr_encoder, channels)
-        log(f"flarekit: second FID extractor {simclr_encoder}")
-    else:
-        log(
-            "flarekit: no SimCLR encoder on this dataset and these channels; "
-            "FID uses the classifier's features only"
-        )
-    scorer = Scorer(
-        classifier,
-        test["images"][reference],
-        test["images"][floor],
+        classifier_options=classifier_options,
         n_clusters=n_clusters,
-        extra_extractors=extra_extractors,
+        data_dir=data_dir,
+        simclr_encoder=simclr_encoder,
+        log=log,
     )
+    timings.update(setup["timings"])
+    clock = time.perf_counter()
+    generator = load_generator(diffusion_run)
+    config, channels = setup["config"], setup["channels"]
+    bin_factor = setup["bin_factor"]
+    train, test, classifier = setup["train"], setup["test"], setup["classifier"]
+    floor, reference, scorer = setup["floor"], setup["reference"], setup["scorer"]
+    options, simclr_encoder = setup["classifier_options"], setup["simclr_encoder"]
+    extra_extractors = setup["extra_extractors"]
     conditions = test["goes_class"][floor]
     real_row = {
         "setting": "real test images (floor)",
