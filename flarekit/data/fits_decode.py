@@ -13,15 +13,16 @@ files, random groups, an image further on, a header longer than
 `max_header_blocks`) goes to astropy inside `tf.numpy_function`, so every
 file astropy reads still reads.
 
-Like `tf.io.parse_example` in `flarekit.data.pipeline`, the decoder works on
-a batch of files at once: a header costs some fifty small ops whatever its
-size, and a batch pays them once. `fits_image_dataset` reads the files,
-batches them and decodes each batch, batches in parallel. What remains is
-copying bytes: the file into memory and into its batch (a raw read of the
-files does both), then byte-swapped into numbers, then the header's bytes
-cut away. A pipeline of only those four copies of every byte (a raw read
-makes two) measured 0.39-0.42 of a raw read; the header ops, the routing and
-the truncation check cost the rest (`make bench`).
+Like `tf.io.parse_example` in `flarekit.data.pipeline`, the decoder parses
+headers a batch of files at once: a header costs some fifty small ops whatever
+its size, and a batch pays them once. `fits_image_dataset` decodes each
+file's pixels on its own as the first file is laid out (in parallel; the
+header's bytes are left out without a copy), batches them, then parses and
+checks the batch's headers. Every byte is copied three times (into memory,
+byte-swapped into numbers, into its batch) against a raw read's two; decoding
+whole batches of files, with the headers sliced off afterwards, copied it
+four times and ran at 0.2-0.3 of a raw read against 0.39-0.50 now
+(`make bench`, BENCHMARKS.md).
 
 Example:
     >>> images = fits_image_dataset(["aia_171_level1.fits"] * 64, batch_size=32)
@@ -245,18 +246,26 @@ def _data_values(data, start, size, dtype):
     return values[:, start // dtype.size:]
 
 
-def _pixel_branches(contents, header):
+def _pixel_branches(contents, header, values=None):
     """The 12 ways to decode a batch whose files share BITPIX and shape (6 BITPIX
-    values, unscaled or scaled), in the order `_branch_index` numbers them."""
+    values, unscaled or scaled), in the order `_branch_index` numbers them.
+
+    `values`: the batch's data already decoded from big-endian bytes into the
+    BITPIX type ([batch, pixels], `fits_image_dataset`'s per-file route), so
+    only the branch of that type may be called; None decodes `contents`."""
     import tensorflow as tf
 
     scale = [header[key][:, None] for key in ("bscale", "bzero", "blank", "has_blank")]
     bscale, bzero, blank, has_blank = scale
-    shape = tf.concat([tf.shape(contents, out_type=tf.int64), header["shape"][0]], axis=0)
+    shape = tf.concat([tf.shape(header["bitpix"], out_type=tf.int64), header["shape"][0]],
+                      axis=0)
 
-    data, start = _data_start(contents, header)
+    if values is None:
+        data, start = _data_start(contents, header)
 
     def raw(dtype):
+        if values is not None:
+            return values
         return _data_values(data, start, header["data_bytes"][0], dtype)
 
     def plain(dtype):
@@ -420,16 +429,23 @@ def fits_image_dataset(paths, batch_size: int = 32, ndim: int = 2,
                        max_header_blocks: int = MAX_HEADER_BLOCKS):
     """Batches of float32 images of FITS files, in the order of `paths`.
 
-    The files are read in parallel and batched; each batch is then decoded
-    with one set of ops: the headers' fifty-odd small ops once per batch, not
-    per file, and the pixels decoded from the whole files' bytes with the
-    headers sliced off, batches in parallel. The decoding function holds the
-    route (BITPIX, scaled or not) of the first file, read once when the
-    pipeline is built; a batch on another route is decoded by
-    `decode_fits_batch` outside the graph (`tf.py_function`), and a batch that
-    mixes BITPIX or shapes, or holds a file the graph ops do not decode
-    (compressed, gzip, ...), is read by astropy whole. Every route gives the
-    same pixels; the first file's is the fast one.
+    The first file's header, read once when the pipeline is built, gives the
+    expected layout: data offset, BITPIX, shape, scaled or not. Each file is
+    then read and its data decoded on its own, in parallel, as if it had that
+    layout (the big-endian bytes swapped into numbers, the header's bytes
+    left out without a copy), with a copy of its header's bytes beside it;
+    the files are batched, and each batch's headers are parsed with one set
+    of ops (some fifty, whatever the batch size) and checked against the
+    layout before the batch's scaling is applied. A batch in which any file
+    differs (another header length, BITPIX or shape; a compressed, gzip or
+    otherwise unusual file) is read again and decoded by `decode_fits_batch`
+    outside the graph (`tf.py_function`): graph ops where they decode it,
+    astropy otherwise. Every route gives the same pixels; the first file's
+    layout is the fast one.
+
+    Per file this copies every byte twice (into memory, byte-swapped into
+    numbers) and once more into the batch, against two copies for a raw read
+    of the files; decoding whole batches of files instead copied twice more.
 
     Args:
         paths: file names (a list, or a `tf.data.Dataset` of scalar strings).
@@ -450,50 +466,73 @@ def fits_image_dataset(paths, batch_size: int = 32, ndim: int = 2,
     autotune = tf.data.AUTOTUNE
     names = paths if isinstance(paths, tf.data.Dataset) else (
         tf.data.Dataset.from_tensor_slices([str(path) for path in paths]))
-    files = names.map(lambda path: (tf.io.read_file(path), path), num_parallel_calls=autotune,
-                      deterministic=True)
-    # The first file's route (BITPIX, scaled or not) is the one the decoding
-    # function holds; a batch on another route (mixed BITPIX, a compressed
-    # file, ...) is decoded by `decode_fits_batch` from a second map, eagerly.
-    # A tf.data function holding all 12 routes ran 20-30 % slower than one
-    # holding one, even where only one of them runs (`make bench`).
-    expected = _first_route(names, ndim, max_header_blocks)
+    layout = _first_layout(names, ndim, max_header_blocks)
 
-    def decode_expected(contents, paths):
-        if expected < 0:
-            return _undecoded(contents, ndim), tf.constant(False), contents, paths
-        header = parse_fits_headers(contents, ndim, max_header_blocks)
-        matches = tf.equal(_branch_index(header), expected)
-        branch = _pixel_branches(_checked(contents, header, paths), header)[expected]
-        pixels = tf.cond(matches, branch, lambda: _undecoded(contents, ndim))
-        return tf.ensure_shape(pixels, [None] * (ndim + 1)), matches, contents, paths
+    def eagerly(paths):
+        def decode(paths):
+            contents = tf.stack([tf.io.read_file(path) for path in tf.unstack(paths)])
+            return decode_fits_batch(contents, paths, ndim, max_header_blocks)
 
-    def decode_others(pixels, decoded, contents, paths):
-        def eagerly():
-            images = tf.py_function(
-                lambda c, p: decode_fits_batch(c, p, ndim, max_header_blocks),
-                [contents, paths], tf.float32)
-            return tf.ensure_shape(images, [None] * (ndim + 1))
+        images = tf.py_function(decode, [paths], tf.float32)
+        return tf.ensure_shape(images, [None] * (ndim + 1))
 
-        return tf.ensure_shape(tf.cond(decoded, lambda: tf.identity(pixels), eagerly),
+    if layout is None:  # the first file is not one the graph ops decode
+        return (names.batch(batch_size, drop_remainder=drop_remainder)
+                .map(eagerly, num_parallel_calls=autotune, deterministic=True)
+                .prefetch(autotune))
+    offset, data_bytes, dtype = layout["offset"], layout["data_bytes"], layout["dtype"]
+
+    def read(path):
+        contents = tf.io.read_file(path)
+        # Zero-padded past the end of a short file, which the batch's check
+        # then refuses by name. The slice starts at a multiple of 2880 bytes,
+        # so it shares the decoded buffer instead of copying it.
+        values = tf.io.decode_raw(contents, dtype, little_endian=False,
+                                  fixed_length=offset + data_bytes)
+        return (values[offset // dtype.size:], tf.strings.substr(contents, 0, offset),
+                tf.cast(tf.strings.length(contents), tf.int64), path)
+
+    def decode(values, headers, file_bytes, paths):
+        header = parse_fits_headers(headers, ndim, max_header_blocks)
+        header["file_bytes"] = file_bytes
+        expected = tf.reduce_all(tf.stack([
+            tf.equal(_branch_index(header), layout["route"]),
+            tf.reduce_all(tf.equal(header["data_offset"], offset)),
+            tf.reduce_all(tf.equal(header["shape"], layout["shape"])),
+        ]))
+
+        def fast():
+            values_checked = _checked(values, header, paths)
+            branch = _pixel_branches(None, header, values_checked)[layout["route"]]
+            return branch()
+
+        return tf.ensure_shape(tf.cond(expected, fast, lambda: eagerly(paths)),
                                [None] * (ndim + 1))
 
-    return (files.batch(batch_size, drop_remainder=drop_remainder)
-            .map(decode_expected, num_parallel_calls=autotune, deterministic=True)
-            .map(decode_others, num_parallel_calls=autotune, deterministic=True)
+    return (names.map(read, num_parallel_calls=autotune, deterministic=True)
+            .batch(batch_size, drop_remainder=drop_remainder)
+            .map(decode, num_parallel_calls=autotune, deterministic=True)
             .prefetch(autotune))
 
 
-def _first_route(names, ndim, max_header_blocks) -> int:
-    """The `_branch_index` route of the first file of `names` (a dataset of
-    paths), read eagerly; -1 when there is none or the graph ops cannot
-    decode it."""
+def _first_layout(names, ndim, max_header_blocks) -> dict | None:
+    """The first file's data layout ({"route": `_branch_index` route, "offset",
+    "data_bytes", "shape", "dtype" of its BITPIX}), read eagerly; None when
+    there is no file or the graph ops cannot decode it."""
     import tensorflow as tf
 
     for path in names.take(1):
-        contents = tf.io.read_file(path)[None]
-        return int(_branch_index(parse_fits_headers(contents, ndim, max_header_blocks)))
-    return -1
+        header = parse_fits_headers(tf.io.read_file(path)[None], ndim, max_header_blocks)
+        route = int(_branch_index(header))
+        if route < 0:
+            return None
+        types = {8: tf.uint8, 16: tf.int16, 32: tf.int32, 64: tf.int64,
+                 -32: tf.float32, -64: tf.float64}
+        return {"route": route, "offset": int(header["data_offset"][0]),
+                "data_bytes": int(header["data_bytes"][0]),
+                "shape": [int(size) for size in header["shape"][0]],
+                "dtype": types[int(header["bitpix"][0])]}
+    return None
 
 
 def decodes_in_tensorflow(path, ndim: int = 2) -> bool:

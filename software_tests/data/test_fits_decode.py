@@ -244,3 +244,28 @@ def test_batches_decode_with_graph_ops_whatever_their_header_lengths(tmp_path, m
         assert len(found) == len(paths)
         for image, path in zip(found, paths):
             _assert_same(image, np.asarray(fits.getdata(path)).astype(np.float32))
+
+
+def test_batches_of_the_first_files_layout_decode_in_the_graph(tmp_path, monkeypatch):
+    # The pipeline decodes each file as the first file is laid out and checks
+    # every header per batch; only a batch that differs (here: a longer
+    # header) is read again and decoded outside the graph.
+    eager = []
+
+    def counted(contents, paths, *args):
+        eager.append([path.decode() for path in paths.numpy()])
+        return decode_fits_batch(contents, paths, *args)
+
+    decode_fits_batch = fits_decode.decode_fits_batch
+    monkeypatch.setattr(fits_decode, "decode_fits_batch", counted)
+    rng = np.random.default_rng(1)
+    images = [rng.normal(size=(6, 9)).astype(np.float32) for _ in range(6)]
+    long = tuple((f"KEY{n}", n) for n in range(40))
+    paths = [_write(tmp_path / f"f_{i}.fits",
+                    _image_cards(-32, (6, 9), long if i == 4 else ()), image)
+             for i, image in enumerate(images)]
+    found = np.concatenate([batch.numpy() for batch in
+                            fits_decode.fits_image_dataset(paths, batch_size=2)])
+    for image, wanted in zip(found, images):
+        _assert_same(image, wanted)
+    assert eager == [paths[4:6]]
