@@ -299,6 +299,9 @@ class SequenceKFoldExperiment(Experiment):
         timings = {"replicas": self.timings["replicas"]}
         if seconds:
             timings["fit_s"] = seconds
+            for key in ("epochs_trained", "stopped_early_after_epoch"):
+                if key in self.timings:
+                    timings[key] = self.timings[key]
             timings["train_clips_per_epoch"] = self.clips_per_epoch(fold)
             timings.update(timer.clips_per_second(self.clips_per_epoch(fold)))
         if (checkpoints / "best.keras").exists():
@@ -418,7 +421,9 @@ class SequenceKFoldExperiment(Experiment):
             },
         }
         run_timings = {
-            **self.timings,
+            # The run's own costs; each fold's (fit_s, epochs, early stop) are
+            # under "folds", not the last fold's at the top.
+            "replicas": self.timings.get("replicas", 1),
             "train_clips_per_s_mean": float(np.mean(speeds)) if speeds else None,
             "train_clips_per_s_per_fold": speeds,
             "folds": timings,
