@@ -21,8 +21,8 @@ header's bytes are left out without a copy), batches them, then parses and
 checks the batch's headers. Every byte is copied three times (into memory,
 byte-swapped into numbers, into its batch) against a raw read's two; decoding
 whole batches of files, with the headers sliced off afterwards, copied it
-four times and ran at 0.2-0.3 of a raw read against 0.39-0.50 now
-(`make bench`, BENCHMARKS.md).
+four times and ran at 0.19-0.23 of a raw read; this runs at 0.44-0.49
+(medians of 7 rounds, `make bench` and a process of its own; BENCHMARKS.md).
 
 Example:
     >>> images = fits_image_dataset(["aia_171_level1.fits"] * 64, batch_size=32)

@@ -682,7 +682,7 @@ def kfold_comparison_table(run_dirs) -> pd.DataFrame:
     import pandas as pd
 
     from flarekit.metrics import format_mean_sd, format_number
-    from flarekit.report import MODEL_NAMES
+    from flarekit.report import model_name
 
     rows, first_hash = [], None
     for run_dir in run_dirs:
@@ -693,12 +693,11 @@ def kfold_comparison_table(run_dirs) -> pd.DataFrame:
         test_hash = metrics["test_set"]["hash"]
         first_hash = first_hash or test_hash
         settings, scores = metrics["settings"], metrics["scores"]
-        architecture = metrics["protocol"]["architecture"]
         row = {
-            "model": MODEL_NAMES.get(architecture, architecture),
+            "model": model_name(run_dir, settings),
             "dataset": settings.get("dataset"),
             "horizon_hours": settings.get("horizon_hours"),
-            "architecture": architecture,
+            "architecture": metrics["protocol"]["architecture"],
             "oversampling": metrics["protocol"]["oversampling"],
             "folds": metrics["n_folds"],
             "epochs run": _epochs_run(run_dir, metrics["n_folds"]),

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from flarekit import experiments as fx
+from flarekit.experiments.sequence_kfold import kfold_comparison_table
 from flarekit.data.splits import EvaluationSetError
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -62,7 +63,12 @@ def test_kfold_run_reports_mean_and_sd_over_folds(tmp_path, tfds_dir, monkeypatc
     assert "timings" not in summary and "timings" not in folds[0]["settings"]
     timings = json.loads((run_dir / "timings.json").read_text())
     assert timings["train_clips_per_s_mean"] > 0 and len(timings["folds"]) == 2
-    assert json.loads((run_dir / "fold_0" / "timings.json").read_text())["fit_s"] > 0
+    fold_timings = json.loads((run_dir / "fold_0" / "timings.json").read_text())
+    assert fold_timings["fit_s"] > 0 and fold_timings["epochs_trained"] == 1
+    assert "epochs_trained" not in timings  # each fold's, not the last fold's at the top
+    # The comparison table names the model and the epochs the folds ran.
+    row = kfold_comparison_table([run_dir]).iloc[0]
+    assert row["model"] == "factorised video transformer" and row["epochs run"] == "1 of 1"
     # Test rows are the test block as observed: no duplicated samples.
     predictions = pd.read_csv(run_dir / "fold_0" / "predictions.csv")
     test = predictions[predictions.split == "test"]
