@@ -241,6 +241,7 @@ def run_steps_curve(
             second extractor while one is required.
     """
     from flarekit.experiments import load_saved_model
+    from flarekit.experiments.checkpoints import save_model_atomic
     from flarekit.experiments.generation import load_generator
     from flarekit.io import write_json_atomic
     from flarekit.studies.generative import (
@@ -296,9 +297,7 @@ def run_steps_curve(
         log=log,
     )
     if classifier is None:
-        path = out_dir / CLASSIFIER_FILE
-        setup["classifier"].save(path.with_name(f".{path.name}"))
-        path.with_name(f".{path.name}").replace(path)
+        save_model_atomic(setup["classifier"], out_dir / CLASSIFIER_FILE)
     generator = load_generator(diffusion_run)
     scorer, test, floor = setup["scorer"], setup["test"], setup["floor"]
     conditions = test["goes_class"][floor]
