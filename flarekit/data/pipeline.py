@@ -288,6 +288,10 @@ def make_dataset(
         "batch_size": batch_size, "drop_remainder": drop_remainder,
         "num_examples": builder.info.splits[split].num_examples,
     }
+    # One pass of a known number of examples: a known number of batches.
+    n_batches = None
+    if batch_size and not repeat and epochs is None and oversample is None:
+        n_batches = batch_count(stages["num_examples"], batch_size, drop_remainder)
     # Per-epoch datasets read the files in one seeded order every time; the
     # examples are shuffled per epoch below.
     reshuffle_files = epochs is None
@@ -299,7 +303,7 @@ def make_dataset(
         examples = examples.map(to_task, num_parallel_calls=autotune, deterministic=True)
         if cache:
             examples = examples.cache()
-        return _finish(_order_and_batch(examples, **stages), augment)
+        return _finish(_order_and_batch(examples, **stages), augment, n_batches)
 
     records = serialized_records(builder, split, shuffle_files=shuffle, seed=seed,
                                  reshuffle_each_iteration=reshuffle_files)
@@ -315,7 +319,7 @@ def make_dataset(
         batches = _order_and_batch(records, **stages)
         batches = batches.map(parse_and_map, num_parallel_calls=autotune,
                               deterministic=True)
-        return _finish(batches.cache() if cache else batches, augment)
+        return _finish(batches.cache() if cache else batches, augment, n_batches)
     # A cache that every epoch reshuffles, oversampling by target, or unbatched
     # output work on single examples: parse in batches, then unbatch. Shuffling
     # the same stored-order stream with the same seeds gives the order the
@@ -324,7 +328,7 @@ def make_dataset(
                                                deterministic=True)
     if cache:
         examples = examples.cache()
-    return _finish(_order_and_batch(examples.unbatch(), **stages), augment)
+    return _finish(_order_and_batch(examples.unbatch(), **stages), augment, n_batches)
 
 
 # Default shuffling (see make_dataset's `shuffle_buffer`).
@@ -508,10 +512,21 @@ def _decode_batch(values, info, encoding):
     return tf.reshape(flat, shape)
 
 
-def _finish(dataset, augment):
-    """Augment input batches (training only), fix the order, prefetch."""
+def _finish(dataset, augment, batches=None):
+    """Augment input batches (training only), fix the order, prefetch; with
+    `batches`, state the dataset's length.
+
+    The file interleave hides the length from tf.data. Keras then learns it by
+    running out of data on the first pass, and Keras 3.15 warns "Your input
+    ran out of data; interrupting training" at every run's first validation.
+    A stated length also gives the progress bars their totals; a split that
+    does not hold the examples its dataset_info counts fails on the first
+    pass instead of giving a shorter epoch.
+    """
     import tensorflow as tf
 
+    if batches is not None:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     if augment is not None:
 
         def augment_inputs(x, y, *rest):
@@ -553,11 +568,21 @@ def epoch_seed(seed: int, epoch, stream: int = 0):
     ])
 
 
-def epoch_steps(num_examples: int, batch_size: int, drop_remainder: bool = False) -> int:
-    """Batches in one epoch of `make_dataset(..., epochs=...)`."""
+def batch_count(num_examples: int, batch_size: int, drop_remainder: bool = False) -> int:
+    """Batches in one pass over `num_examples` (0 for none).
+
+    Example:
+        >>> batch_count(10, 4), batch_count(10, 4, drop_remainder=True)
+        (3, 2)
+    """
     if drop_remainder:
-        return max(1, num_examples // batch_size)
-    return max(1, -(-num_examples // batch_size))
+        return num_examples // batch_size
+    return -(-num_examples // batch_size)
+
+
+def epoch_steps(num_examples: int, batch_size: int, drop_remainder: bool = False) -> int:
+    """Batches in one epoch of `make_dataset(..., epochs=...)` (at least one)."""
+    return max(1, batch_count(num_examples, batch_size, drop_remainder))
 
 
 def _shuffle_blocks(data, block_size: int, seed):

@@ -252,7 +252,9 @@ class SimCLRExperiment(Experiment):
         return super().callbacks(state, run_dir) + [self.timer]
 
     def fit_arguments(self) -> dict:
-        return {}
+        # The dataset shuffles itself, seeded; Keras ignores (and warns about)
+        # its default shuffle=True on a tf.data.Dataset.
+        return {"shuffle": False}
 
     def fit(self, model, state: dict, **kwargs) -> float:
         seconds = super().fit(model, state, **kwargs)
@@ -549,6 +551,7 @@ class FinetuneExperiment(Experiment):
                 steps_per_epoch=self.steps_per_epoch,
                 callbacks=callbacks,
                 verbose=fit_verbosity(config.verbose),
+                shuffle=False,  # the dataset shuffles itself, seeded
             )
             trained += end - max(first, epochs_done)
         seconds = time.perf_counter() - started

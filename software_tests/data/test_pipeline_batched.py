@@ -173,3 +173,41 @@ def test_a_feature_with_a_codec_falls_back_to_per_example_parsing(tmp_path):
     targets = np.concatenate([targets.numpy()[:, 0] for _, targets in batches])
     assert sorted(index) == list(range(12))
     np.testing.assert_array_equal(targets, (index >= 10).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"cache": False},
+        {"shuffle": True},
+        {"batch_size": 7, "drop_remainder": True},
+        {"keep_features": ("peak_flux",)},
+    ],
+)
+@pytest.mark.parametrize("split", ["validation", "test[:50%]"])
+def test_one_pass_states_its_length_so_keras_does_not_run_out_of_data(
+    smoke_builder, split, options
+):
+    # Unknown lengths made Keras 3.15 warn "Your input ran out of data" at
+    # every run's first validation pass.
+    options = {"batch_size": 8, **options}
+    data = pipeline.make_dataset(smoke_builder, split, **options)
+    examples = smoke_builder.info.splits[split].num_examples
+    expected = pipeline.batch_count(
+        examples, options["batch_size"], options.get("drop_remainder", False)
+    )
+    assert int(data.cardinality()) == expected == sum(1 for _ in data)
+
+
+def test_repeated_and_oversampled_data_keep_an_open_length(smoke_builder):
+    repeated = pipeline.make_dataset(smoke_builder, "train", batch_size=8, repeat=True)
+    assert int(repeated.cardinality()) in (
+        int(tf.data.INFINITE_CARDINALITY),
+        int(tf.data.UNKNOWN_CARDINALITY),
+    )
+    task = tasks.binary()
+    oversampled = pipeline.make_dataset(
+        smoke_builder, "train", task, batch_size=8, oversample=0.5
+    )
+    assert int(oversampled.cardinality()) < 0
