@@ -40,6 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from flarekit.data import goes
+from flarekit.studies.steps_curve import (
+    _check_same_setup,
+    _mean_sd,
+    machine_description,
+)
 
 RESULTS_FILE = "conditioning.json"
 REPORT_FILE = "conditioning.md"
@@ -187,12 +192,9 @@ def run_conditioning_study(
             one dataset, channels and grid; a resumed folder measured with
             other runs or another F.
     """
-    from flarekit.experiments import load_saved_model
-    from flarekit.experiments.checkpoints import save_model_atomic
     from flarekit.experiments.generation import load_generator
     from flarekit.io import write_json_atomic
-    from flarekit.studies.generative import scoring_setup, weights_digest
-    from flarekit.studies.steps_curve import _check_same_setup, machine_description
+    from flarekit.studies.generative import study_scoring_setup, weights_digest
 
     started = time.perf_counter()
     missing = [model for model in MODELS if model not in runs]
@@ -210,26 +212,20 @@ def run_conditioning_study(
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / RESULTS_FILE
     previous = json.loads(results_path.read_text()) if results_path.exists() else None
-    classifier = None
     if previous is not None:
         log(f"flarekit: resuming {results_path} ({len(previous['points'])} points)")
-        classifier = load_saved_model(out_dir / CLASSIFIER_FILE)
-        if simclr_encoder == "auto":
-            simclr_encoder = previous["settings"]["simclr_encoder"]
-        if per_class is None:
-            per_class = previous["settings"]["per_class"]
-    setup = scoring_setup(
+    setup = study_scoring_setup(
+        out_dir,
         runs["goes_class"],
+        previous,
+        CLASSIFIER_FILE,
         per_class=per_class,
+        simclr_encoder=simclr_encoder,
         min_images=min_images,
         classifier_options=classifier_options,
-        classifier=classifier,
         data_dir=data_dir,
-        simclr_encoder=simclr_encoder,
         log=log,
     )
-    if classifier is None:
-        save_model_atomic(setup["classifier"], out_dir / CLASSIFIER_FILE)
     generators = {model: load_generator(runs[model]) for model in MODELS}
     scorer, test, floor = setup["scorer"], setup["test"], setup["floor"]
     channels = setup["channels"]
@@ -418,20 +414,18 @@ def _quartiles(values) -> list | None:
 
 
 # ---- summaries ------------------------------------------------------------------
-def _mean_sd(values) -> dict:
-    values = np.asarray([v for v in values if v is not None], np.float64)
-    if values.size == 0:
-        return {"mean": None, "sd": None, "n": 0}
-    return {
-        "mean": float(values.mean()),
-        "sd": float(values.std(ddof=1)) if values.size > 1 else None,
-        "n": int(values.size),
-    }
-
-
 def summarize(results: dict) -> list[dict]:
     """One row per (model, setting) with at least one finished seed: mean and
-    sd over seeds of each FID, consistency and response."""
+    sd over seeds (`aggregate_runs`) of each FID, consistency and response."""
+    from flarekit.metrics import aggregate_runs
+
+    labels = list(results["settings"]["extractors"])
+    fid_keys = [f"fid.{label}" for label in labels]
+    response_keys = [
+        f"response.{group}.{key}"
+        for group in ("all", *WITHIN)
+        for key in _statistic_keys(results)
+    ]
     rows = []
     for model in MODELS:
         for setting in results["grid"]:
@@ -442,8 +436,9 @@ def summarize(results: dict) -> list[dict]:
             ]
             if not points:
                 continue
-            labels = list(results["settings"]["extractors"])
-            groups = ("all", *WITHIN)
+            stats = aggregate_runs(
+                points, ["wall_s", "consistency_macro_f1", *fid_keys, *response_keys]
+            )
             rows.append(
                 {
                     "model": model,
@@ -451,24 +446,11 @@ def summarize(results: dict) -> list[dict]:
                     "seeds": len(points),
                     "n_images": points[0]["n_images"],
                     "nfe": points[0]["network_evaluations"],
-                    "wall_s": _mean_sd([p["wall_s"] for p in points]),
                     "nonfinite": sum(p["nonfinite_images"] for p in points),
-                    "fid": {
-                        label: _mean_sd([p["fid"].get(label) for p in points])
-                        for label in labels
-                    },
-                    "consistency": _mean_sd(
-                        [p.get("consistency_macro_f1") for p in points]
-                    ),
-                    "response": {
-                        group: {
-                            key: _mean_sd(
-                                [p["response"].get(group, {}).get(key) for p in points]
-                            )
-                            for key in _statistic_keys(results)
-                        }
-                        for group in groups
-                    },
+                    "wall_s": stats["wall_s"],
+                    "consistency": stats["consistency_macro_f1"],
+                    "fid": {label: stats[f"fid.{label}"] for label in labels},
+                    "response": {key: stats[key] for key in response_keys},
                 }
             )
     return rows
@@ -478,17 +460,17 @@ def _statistic_keys(results: dict) -> list[str]:
     return list(results["real"]["response_floor"]["all"])
 
 
-def _number(stats, digits: int = 3) -> str:
-    if stats is None or stats.get("mean") is None:
-        return "n/a"
-    text = f"{stats['mean']:.{digits}g}"
-    if stats.get("sd") is not None:
-        text += f" ± {stats['sd']:.2g}"
-    return text
-
-
 def _rho(value) -> str:
-    return "n/a" if value is None else f"{value:+.2f}"
+    """A rank correlation, signed, or "n/a"."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:+.2f}"
+
+
+def _rho_stats(stats) -> str:
+    """ "mean ± sd" of a rank correlation over seeds, signed like `_rho`."""
+    text = _rho(stats["mean"])
+    if text != "n/a" and np.isfinite(stats["sd"]):
+        text += f" ± {stats['sd']:.2f}"
+    return text
 
 
 STATISTIC_NAMES = {
@@ -552,8 +534,8 @@ def conditioning_markdown(results: dict) -> str:
         lines.append(
             f"| {MODEL_NAMES[row['model']]} | {row['setting']} | {row['nfe']} | "
             f"{row['seeds']} | "
-            + " | ".join(_number(row["fid"][label]) for label in labels)
-            + f" | {_number(row['consistency'])} | {_number(row['wall_s'])} |"
+            + " | ".join(_mean_sd(row["fid"][label], 3) for label in labels)
+            + f" | {_mean_sd(row['consistency'], 3)} | {_mean_sd(row['wall_s'], 3)} |"
         )
     counts = real["within_counts"]
     lines += [
@@ -593,7 +575,7 @@ def conditioning_markdown(results: dict) -> str:
         lines.append(
             f"| {MODEL_NAMES[row['model']]} | {row['setting']} | "
             + " | ".join(
-                _number(row["response"][group][key], 2)
+                _rho_stats(row["response"][f"response.{group}.{key}"])
                 for group in ("all", *WITHIN)
                 for key in keys
             )

@@ -1055,6 +1055,68 @@ def scoring_setup(
     }
 
 
+def study_scoring_setup(
+    out_dir,
+    diffusion_run,
+    previous: dict | None,
+    classifier_file: str,
+    per_class: int | None = None,
+    simclr_encoder="auto",
+    require_second_extractor: bool = False,
+    **options,
+) -> dict:
+    """`scoring_setup` for a resumable study folder.
+
+    A folder with earlier results (`previous`, whose "settings" hold
+    "simclr_encoder" and "per_class") reuses its saved classifier, encoder and
+    floor-set size, so the FIDs already written stay comparable; a new folder
+    trains the classifier and saves it atomically as `classifier_file`.
+
+    Args:
+        require_second_extractor: raise, before any data is loaded, when no
+            SimCLR encoder is given or found.
+        options: further keyword arguments of `scoring_setup`.
+
+    Raises:
+        ValueError: no second extractor while one is required.
+    """
+    import json
+
+    from flarekit.experiments import load_saved_model
+    from flarekit.experiments.checkpoints import save_model_atomic
+
+    out_dir = Path(out_dir)
+    classifier = None
+    if previous is not None:
+        classifier = load_saved_model(out_dir / classifier_file)
+        if simclr_encoder == "auto":
+            simclr_encoder = previous["settings"]["simclr_encoder"]
+        if per_class is None:
+            per_class = previous["settings"]["per_class"]
+    if simclr_encoder == "auto":
+        config = json.loads((Path(diffusion_run) / "config.json").read_text())
+        simclr_encoder = find_simclr_encoder(config["dataset"], config["channels"])
+    if require_second_extractor and simclr_encoder is None:
+        config = json.loads((Path(diffusion_run) / "config.json").read_text())
+        raise ValueError(
+            f"No SimCLR encoder for {config['dataset']} with channels "
+            f"{tuple(config['channels'])}: the study asks for FID with both "
+            "extractors. Pretrain one (network_models/ssl/simclr_pretrain), pass "
+            "its encoder (simclr_encoder=... / --simclr-encoder PATH), or accept "
+            "one extractor (require_second_extractor=False / --simclr-encoder none)."
+        )
+    setup = scoring_setup(
+        diffusion_run,
+        per_class=per_class,
+        classifier=classifier,
+        simclr_encoder=simclr_encoder,
+        **options,
+    )
+    if classifier is None:
+        save_model_atomic(setup["classifier"], out_dir / classifier_file)
+    return setup
+
+
 def run_study(
     out_dir,
     diffusion_run,

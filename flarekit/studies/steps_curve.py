@@ -240,15 +240,9 @@ def run_steps_curve(
             size and images, extractors, guidance, batch size) differs; or no
             second extractor while one is required.
     """
-    from flarekit.experiments import load_saved_model
-    from flarekit.experiments.checkpoints import save_model_atomic
     from flarekit.experiments.generation import load_generator
     from flarekit.io import write_json_atomic
-    from flarekit.studies.generative import (
-        find_simclr_encoder,
-        scoring_setup,
-        weights_digest,
-    )
+    from flarekit.studies.generative import study_scoring_setup, weights_digest
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -256,7 +250,6 @@ def run_steps_curve(
     grid = tuple(default_grid() if grid is None else grid)
     results_path = out_dir / RESULTS_FILE
     previous = json.loads(results_path.read_text()) if results_path.exists() else None
-    classifier = None
     if previous is not None:
         log(
             f"flarekit: resuming {results_path} ({len(previous['points'])} points done)"
@@ -267,37 +260,19 @@ def run_steps_curve(
             {"guidance_scale": float(guidance_scale), "batch_size": batch_size},
             results_path,
         )
-        # The saved classifier and encoder, not a retrained one or a newer
-        # SimCLR run: the FIDs already written must stay comparable.
-        classifier = load_saved_model(out_dir / CLASSIFIER_FILE)
-        if simclr_encoder == "auto":
-            simclr_encoder = previous["settings"]["simclr_encoder"]
-        if per_class is None:
-            per_class = previous["settings"]["per_class"]
-    config = json.loads((Path(diffusion_run) / "config.json").read_text())
-    if simclr_encoder == "auto":
-        simclr_encoder = find_simclr_encoder(config["dataset"], config["channels"])
-    if require_second_extractor and simclr_encoder is None:
-        # Before any data is loaded or a classifier trained.
-        raise ValueError(
-            f"No SimCLR encoder for {config['dataset']} with channels "
-            f"{tuple(config['channels'])}: the study asks for FID with both "
-            "extractors. Pretrain one (network_models/ssl/simclr_pretrain), pass "
-            "its encoder (simclr_encoder=... / --simclr-encoder PATH), or accept "
-            "one extractor (require_second_extractor=False / --simclr-encoder none)."
-        )
-    setup = scoring_setup(
+    setup = study_scoring_setup(
+        out_dir,
         diffusion_run,
+        previous,
+        CLASSIFIER_FILE,
         per_class=per_class,
+        simclr_encoder=simclr_encoder,
+        require_second_extractor=require_second_extractor,
         min_images=min_images,
         classifier_options=classifier_options,
-        classifier=classifier,
         data_dir=data_dir,
-        simclr_encoder=simclr_encoder,
         log=log,
     )
-    if classifier is None:
-        save_model_atomic(setup["classifier"], out_dir / CLASSIFIER_FILE)
     generator = load_generator(diffusion_run)
     scorer, test, floor = setup["scorer"], setup["test"], setup["floor"]
     conditions = test["goes_class"][floor]
