@@ -67,7 +67,7 @@ def trained():
     model = make_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     before = [w.numpy().copy() for w in model.ema_network.weights]
-    history = model.fit(dataset(), epochs=1, verbose=0)
+    history = model.fit(dataset(), epochs=1, verbose=0, shuffle=False)
     return model, before, history
 
 
@@ -185,7 +185,7 @@ def test_conditional_vae_trains_generates_and_reloads(tmp_path):
     )
     cvae.adapt_normalization([raw_images()])
     cvae.compile(optimizer=keras.optimizers.Adam(1e-3))
-    history = cvae.fit(dataset(), epochs=1, verbose=0)
+    history = cvae.fit(dataset(), epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(history.history["kl_loss"][0])
     images = cvae.generate(np.array([0, 5]), seed=1)
     assert images.shape == (2, 8, 8, 2)
